@@ -1,0 +1,24 @@
+"""seqfw: recurrent sequence models with hand-written forward and backward passes.
+
+The engine is a plain library (no Hydra, no MLflow)::
+
+    from seqfw import get_backend, recurrent
+    be = get_backend("numpy")                       # float32; "cupy" for a GPU
+    net = recurrent("lstm", input_size=8, hidden_size=32, num_layers=2, bidirectional=True)
+    params = net.init_params(be.host_rng(0), be.xp, be.dtype)
+    y, state, cache = net.forward(params, x, lengths)          # x (T, B, 8) -> y (T, B, 64)
+    dx, dstate0, grads, norms = net.backward(params, dy, None, cache, step_norms=True)
+
+Third-party cells implement ``seqfw_add_cells`` with ``@seqfw.hookimpl``.
+"""
+from .backend import Backend, BackendError, get_backend
+from .hookspecs import hookimpl
+from .plugins import CellSpec, PluginError, cell_registry, make_cell
+from .topologies import recurrent, truncated_bptt
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backend", "BackendError", "CellSpec", "PluginError", "cell_registry", "get_backend", "hookimpl",
+    "make_cell", "recurrent", "truncated_bptt", "__version__",
+]

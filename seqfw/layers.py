@@ -1,0 +1,70 @@
+"""The non-recurrent pieces around a recurrent network: embedding lookup and dense heads."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import Array, scatter_add, xp_of
+
+
+class Embedding:
+    """Token ids (T, B) -> vectors (T, B, E) by row lookup: e<t> = E[x<t>], never a one-hot product."""
+
+    def __init__(self, vocab_size: int, dim: int):
+        if vocab_size < 1 or dim < 1:
+            raise ValueError(f"Embedding: vocab_size and dim must be >= 1, got {vocab_size}, {dim}")
+        self.vocab_size, self.dim = vocab_size, dim
+
+    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+        return {"W": xp.asarray(rng.standard_normal((self.vocab_size, self.dim)), dtype=dtype)}
+
+    def forward(self, params, tokens: Array) -> Array:
+        return params["W"][tokens]
+
+    def backward(self, params, dx: Array, tokens: Array) -> dict:
+        dW = xp_of(dx).zeros_like(params["W"])
+        scatter_add(dW, tokens.reshape(-1), dx.reshape(-1, self.dim))  # repeated tokens accumulate
+        return {"W": dW}
+
+
+class Dense:
+    """An affine head applied to every leading position at once: y = h W + b, h (..., H) -> y (..., O)."""
+
+    def __init__(self, in_size: int, out_size: int):
+        if in_size < 1 or out_size < 1:
+            raise ValueError(f"Dense: sizes must be >= 1, got {in_size}, {out_size}")
+        self.in_size, self.out_size = in_size, out_size
+
+    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+        s = 1 / math.sqrt(self.in_size)
+        return {"W": xp.asarray(rng.uniform(-s, s, (self.in_size, self.out_size)), dtype=dtype),
+                "b": xp.zeros(self.out_size, dtype=dtype)}
+
+    def forward(self, params, h: Array) -> Array:
+        return (h.reshape(-1, self.in_size) @ params["W"] + params["b"]).reshape(h.shape[:-1] + (self.out_size,))
+
+    def backward(self, params, dy: Array, h: Array):
+        """-> ``(dh, grads)``; one GEMM each for dW and dh over all positions."""
+        h2, dy2 = h.reshape(-1, self.in_size), dy.reshape(-1, self.out_size)
+        grads = {"W": h2.T @ dy2, "b": dy2.sum(axis=0)}
+        return (dy2 @ params["W"].T).reshape(h.shape), grads
+
+
+def last_step(ys: Array, lengths: Array | None) -> Array:
+    """(T, B, H) -> (B, H): each sequence's output at its last real step (a many-to-one head's input)."""
+    if lengths is None:
+        return ys[-1]
+    xp = xp_of(ys)
+    return ys[xp.asarray(lengths) - 1, xp.arange(ys.shape[1])]
+
+
+def last_step_backward(dlast: Array, lengths: Array | None, T: int) -> Array:
+    """Scatter (B, H) back to (T, B, H), zero everywhere but each sequence's last real step."""
+    xp = xp_of(dlast)
+    dys = xp.zeros((T,) + dlast.shape, dtype=dlast.dtype)
+    if lengths is None:
+        dys[-1] = dlast
+    else:
+        dys[xp.asarray(lengths) - 1, xp.arange(dlast.shape[0])] = dlast
+    return dys
