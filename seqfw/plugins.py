@@ -74,7 +74,7 @@ def cell_registry() -> dict[str, CellSpec]:
 def _collect_cells(pm: pluggy.PluginManager) -> dict[str, CellSpec]:
     registry: dict[str, CellSpec] = {}
     owner: dict[str, str] = {}
-    for impl in reversed(pm.hook.seqfw_add_cells.get_hookimpls()):
+    for impl in pm.hook.seqfw_add_cells.get_hookimpls():  # registration order: built-ins first
         for spec in impl.function() or []:
             if spec.name in registry:
                 raise PluginError(

@@ -1,0 +1,143 @@
+"""Training-step throughput of the NumPy engine, side by side with PyTorch's CPU LSTM/GRU/RNN.
+
+    python -m seqfw.bench                      # rnn, gru, lstm at (B,T,H,V) = (64,100,256,65), (64,100,512,65)
+    python -m seqfw.bench --cells lstm --shapes 32,64,128,65 --pairs 7
+
+One step = embedding lookup + recurrent layer + dense head + cross-entropy
+(summed over time, mean over the batch) + backward + SGD update, float32, on
+both sides. The two run alternately in one process after a warm-up, with the
+same thread count; the table gives medians (min-max) of tokens/s and the ratio
+seqfw / PyTorch. torch is only the reference: without it, seqfw is timed alone.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+
+from .optim import SGD
+from .topologies import ManyToMany, recurrent
+
+DEFAULT_SHAPES = ["64,100,256,65", "64,100,512,65"]
+CELLS = {"rnn": {}, "gru": {"reset_after": True}, "lstm": {}}
+
+
+def _ours(cell: str, B: int, T: int, H: int, V: int, rng):
+    model = ManyToMany(V, H, recurrent(cell, H, H, **CELLS[cell]), V)
+    params = model.init_params(rng, np, np.float32)
+    opt = SGD(params, lr=1e-3)
+    x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+
+    def step():
+        _, grads, _, _ = model.loss_and_grads(params, x, y)
+        opt.step(grads)
+
+    return step
+
+
+def _torch(cell: str, B: int, T: int, H: int, V: int, rng):
+    import torch
+
+    rnn_cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
+    emb, rnn, head = torch.nn.Embedding(V, H), rnn_cls(H, H), torch.nn.Linear(H, V)
+    params = [*emb.parameters(), *rnn.parameters(), *head.parameters()]
+    opt = torch.optim.SGD(params, lr=1e-3)
+    x = torch.as_tensor(rng.integers(0, V, (T, B)))
+    y = torch.as_tensor(rng.integers(0, V, (T, B)))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = rnn(emb(x))
+        loss = torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(-1), reduction="sum") / B
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _time(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "BLAS: unknown (pip install threadpoolctl to report it)"
+    rows = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "BLAS: " + ("; ".join(rows) or "none found")
+
+
+def gemm_peak(n: int = 1024, repeats: int = 5) -> float:
+    """Best-of sgemm GFLOP/s for an n x n product, the ceiling the engine's GEMMs can reach."""
+    a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+    a @ b
+    return 2 * n**3 / min(_time(lambda: a @ b) for _ in range(repeats)) / 1e9
+
+
+def run(cells, shapes, pairs: int, warmup: int) -> list[dict]:
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if torch is not None:
+        torch.set_num_threads(threads)
+    print(blas_info())
+    print(f"threads {threads}; sgemm peak (1024^3) {gemm_peak():.0f} GFLOP/s; "
+          f"torch {'%s' % torch.__version__ if torch else 'not installed: seqfw alone'}")
+    print(f"{'cell':5} {'B,T,H,V':>15} {'seqfw tok/s':>22} {'torch tok/s':>22} {'ratio':>6}")
+    results = []
+    for shape in shapes:
+        B, T, H, V = (int(v) for v in shape.split(","))
+        for cell in cells:
+            rng = np.random.default_rng(0)
+            ours = _ours(cell, B, T, H, V, rng)
+            ref = _torch(cell, B, T, H, V, rng) if torch is not None else None
+            for _ in range(warmup):
+                ours()
+                if ref:
+                    ref()
+            t_ours, t_ref = [], []
+            for _ in range(pairs):
+                t_ours.append(_time(ours))
+                if ref:
+                    t_ref.append(_time(ref))
+            row = {"cell": cell, "shape": (B, T, H, V), "ours": [B * T / t for t in t_ours],
+                   "torch": [B * T / t for t in t_ref]}
+            results.append(row)
+            print(_format(row), flush=True)
+    return results
+
+
+def _format(row) -> str:
+    def cell(v):
+        return f"{statistics.median(v):8.0f} ({min(v):.0f}-{max(v):.0f})" if v else f"{'-':>22}"
+
+    ratio = statistics.median(row["ours"]) / statistics.median(row["torch"]) if row["torch"] else float("nan")
+    return f"{row['cell']:5} {','.join(map(str, row['shape'])):>15} {cell(row['ours']):>22} {cell(row['torch']):>22} {ratio:6.2f}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m seqfw.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cells", default="rnn,gru,lstm", help="comma-separated: rnn, gru (reset_after), lstm")
+    p.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES, help="B,T,H,V (embedding size = H)")
+    p.add_argument("--pairs", type=int, default=5, help="timed seqfw/torch pairs (>= 5 for a median)")
+    p.add_argument("--warmup", type=int, default=2)
+    args = p.parse_args(argv)
+    cells = args.cells.split(",")
+    unknown = [c for c in cells if c not in CELLS]
+    if unknown:
+        p.error(f"unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
+    run(cells, args.shapes, args.pairs, args.warmup)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Embedding, dense heads, last-step gathering and the many-to-many model, by finite differences."""
+import numpy as np
+import pytest
+
+from seqfw import recurrent
+from seqfw.layers import Dense, Embedding, last_step, last_step_backward
+from seqfw.testing import numerical_grad, rel_error
+from seqfw.topologies import ManyToMany
+
+
+def test_embedding_is_a_lookup_and_its_gradient_accumulates_repeats(rng):
+    emb = Embedding(5, 3)
+    p = emb.init_params(rng, np, np.float64)
+    tokens = np.array([[1, 1], [4, 1]])
+    np.testing.assert_array_equal(emb.forward(p, tokens), p["W"][tokens])
+    dx = rng.standard_normal((2, 2, 3))
+    dW = emb.backward(p, dx, tokens)["W"]
+    np.testing.assert_allclose(dW[1], dx[0, 0] + dx[0, 1] + dx[1, 1])
+    np.testing.assert_allclose(dW[4], dx[1, 0])
+    assert np.all(dW[[0, 2, 3]] == 0)
+
+
+def test_dense_head_gradients(rng):
+    dense = Dense(4, 3)
+    p = dense.init_params(rng, np, np.float64)
+    h, R = rng.standard_normal((5, 2, 4)), rng.standard_normal((5, 2, 3))
+    dh, g = dense.backward(p, R, h)
+    f = lambda: float((dense.forward(p, h) * R).sum())  # noqa: E731
+    assert rel_error(g["W"], numerical_grad(f, p["W"])) < 1e-8
+    assert rel_error(g["b"], numerical_grad(f, p["b"])) < 1e-8
+    assert rel_error(dh, numerical_grad(f, h)) < 1e-8
+
+
+def test_last_step_picks_each_sequences_last_real_output(rng):
+    ys = rng.standard_normal((4, 3, 2))
+    lengths = np.array([4, 1, 3])
+    last = last_step(ys, lengths)
+    np.testing.assert_array_equal(last, np.stack([ys[3, 0], ys[0, 1], ys[2, 2]]))
+    d = last_step_backward(np.ones((3, 2)), lengths, 4)
+    assert d.sum() == 6 and np.all(d[0, 1] == 1) and np.all(d[3, 0] == 1) and np.all(d[2, 2] == 1)
+    np.testing.assert_array_equal(last_step(ys, None), ys[-1])
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_many_to_many_model_gradients(rng, bidirectional):
+    model = ManyToMany(6, 3, recurrent("lstm", 3, 4, num_layers=2, bidirectional=bidirectional), 5)
+    p = model.init_params(rng, np, np.float64)
+    tokens, targets, lengths = rng.integers(0, 6, (5, 3)), rng.integers(0, 5, (5, 3)), np.array([5, 2, 4])
+    loss, grads, _, _ = model.loss_and_grads(p, tokens, targets, lengths)
+    f = lambda: model.loss_and_grads(p, tokens, targets, lengths)[0]  # noqa: E731
+    assert rel_error(grads["embed"]["W"], numerical_grad(f, p["embed"]["W"])) < 1e-6
+    assert rel_error(grads["head"]["W"], numerical_grad(f, p["head"]["W"])) < 1e-6
+    W_h = p["rnn"]["layers"][0]["fwd"]["W_h"]
+    assert rel_error(grads["rnn"]["layers"][0]["fwd"]["W_h"], numerical_grad(f, W_h)) < 1e-6  # small entries: FD noise ~1e-7
+    # loss = mean over the batch of the summed per-step cross-entropies
+    logits, _ = model.logits(p, tokens, lengths)
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0] * (np.arange(5)[:, None] < lengths)
+    assert loss == pytest.approx(nll.sum() / 3, rel=1e-12)
