@@ -2,8 +2,8 @@
 
 Each optimizer keeps its state per flat parameter path (``seqfw.tree.flatten``),
 so any nesting of layers and directions works, and the state can be saved as
-plain arrays. Update rules follow PyTorch's definitions (same defaults), so a
-run can be compared step for step.
+plain arrays. Update rules follow PyTorch's definitions (and its defaults for
+rho, betas and eps), so a run can be compared step for step.
 """
 from __future__ import annotations
 
