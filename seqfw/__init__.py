@@ -13,12 +13,12 @@ Third-party cells implement ``seqfw_add_cells`` with ``@seqfw.hookimpl``.
 """
 from .backend import Backend, BackendError, get_backend
 from .hookspecs import hookimpl
-from .plugins import CellSpec, PluginError, cell_registry, make_cell
+from .plugins import CellSpec, PluginError, Spec, TaskSpec, cell_registry, make_cell, make_task, task_registry
 from .topologies import recurrent, truncated_bptt
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Backend", "BackendError", "CellSpec", "PluginError", "cell_registry", "get_backend", "hookimpl",
-    "make_cell", "recurrent", "truncated_bptt", "__version__",
+    "make_cell", "make_task", "recurrent", "Spec", "task_registry", "TaskSpec", "truncated_bptt", "__version__",
 ]

@@ -27,10 +27,10 @@ hookimpl = pluggy.HookimplMarker("seqfw")
 def seqfw_add_cells() -> list:
     """Contribute recurrent cells.
 
-    Called once by ``seqfw.plugins.get_plugin_manager()`` (through
-    ``seqfw.plugins.cell_registry()``) after the built-in cells and every entry
-    point of group ``seqfw`` are registered, before any configuration is
-    composed.
+    Called once per process by ``seqfw.plugins.cell_registry()``, after the
+    built-in cells and every entry point of group ``seqfw`` are registered and
+    before any configuration is composed (each cell's config is stored in
+    Hydra's ConfigStore as ``cell/<name>``).
 
     Return a list of ``seqfw.CellSpec(name, cls, config)``: ``name`` is the value
     users select (``cell=<name>``), ``cls`` a ``seqfw.cells.Cell`` subclass whose
@@ -39,6 +39,21 @@ def seqfw_add_cells() -> list:
 
     Results combine: the lists from every plugin are concatenated; two specs
     with the same name are an error naming both plugins.
+
+    Added in seqfw 0.1.
+    """
+
+
+@hookspec
+def seqfw_add_tasks() -> list:
+    """Contribute tasks (data, batching, metrics, samples).
+
+    Called once per process by ``seqfw.plugins.task_registry()``, like
+    ``seqfw_add_cells``. Return a list of ``seqfw.TaskSpec(name, cls, config)``:
+    ``cls`` a ``seqfw.tasks.Task`` subclass built as ``cls(config_instance)``,
+    ``config`` a dataclass whose fields (with defaults) become ``task.<key>``.
+
+    Results combine: concatenated; a duplicate name is an error naming both plugins.
 
     Added in seqfw 0.1.
     """

@@ -21,12 +21,15 @@ ENTRY_POINT_GROUP = "seqfw"
 
 
 @dataclass(frozen=True)
-class CellSpec:
-    """What ``seqfw_add_cells`` returns: a selectable name, the cell class and its options."""
+class Spec:
+    """What ``seqfw_add_cells`` / ``seqfw_add_tasks`` return: a selectable name, the class, its options."""
 
     name: str
     cls: type
-    config: type | None = None  # dataclass of the cell's options, with defaults
+    config: type | None = None  # dataclass of the options, with defaults
+
+
+CellSpec = TaskSpec = Spec  # the same shape; the names say which hook returns them
 
 
 class PluginError(RuntimeError):
@@ -36,10 +39,12 @@ class PluginError(RuntimeError):
 def get_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
     """A fresh manager with the hookspecs, the built-ins and (optionally) installed plugins."""
     from .cells import builtin
+    from .tasks import builtin as builtin_tasks
 
     pm = pluggy.PluginManager("seqfw")
     pm.add_hookspecs(hookspecs)
     pm.register(builtin, name="builtin_cells")
+    pm.register(builtin_tasks, name="builtin_tasks")
     if load_entry_points:
         _load_entry_points(pm)
     pm.check_pending()
@@ -66,41 +71,71 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 @lru_cache(maxsize=None)
-def cell_registry() -> dict[str, CellSpec]:
+def _manager() -> pluggy.PluginManager:
+    return get_plugin_manager()
+
+
+@lru_cache(maxsize=None)
+def cell_registry() -> dict[str, Spec]:
     """Every registered cell by name (built once per process)."""
-    return _collect_cells(get_plugin_manager())
+    return _collect(_manager(), "cell")
 
 
-def _collect_cells(pm: pluggy.PluginManager) -> dict[str, CellSpec]:
-    registry: dict[str, CellSpec] = {}
+@lru_cache(maxsize=None)
+def task_registry() -> dict[str, Spec]:
+    """Every registered task by name (built once per process)."""
+    return _collect(_manager(), "task")
+
+
+def plugin_of(kind: str, name: str) -> str:
+    """The name of the plugin that registered cell/task ``name``."""
+    return _collect(_manager(), kind, owners=True)[name]
+
+
+def _collect(pm: pluggy.PluginManager, kind: str, owners: bool = False) -> dict:
+    hook = getattr(pm.hook, f"seqfw_add_{kind}s")
+    registry: dict[str, Spec] = {}
     owner: dict[str, str] = {}
-    for impl in pm.hook.seqfw_add_cells.get_hookimpls():  # registration order: built-ins first
+    for impl in hook.get_hookimpls():  # registration order: built-ins first
         for spec in impl.function() or []:
             if spec.name in registry:
                 raise PluginError(
-                    f"cell name {spec.name!r} is registered twice, by plugins {owner[spec.name]!r} "
-                    f"and {impl.plugin_name!r}; uninstall one of them or rename its cell."
+                    f"{kind} name {spec.name!r} is registered twice, by plugins {owner[spec.name]!r} "
+                    f"and {impl.plugin_name!r}; uninstall one of them or rename its {kind}."
                 )
             registry[spec.name] = spec
             owner[spec.name] = impl.plugin_name
-    return registry
+    return owner if owners else registry
 
 
-def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
-    """Build the cell registered as ``name``, checking ``options`` against its config."""
-    registry = cell_registry()
+def _collect_cells(pm: pluggy.PluginManager) -> dict[str, Spec]:
+    return _collect(pm, "cell")
+
+
+def _options(kind: str, registry: dict, name: str, options: dict) -> tuple[Spec, dict]:
     if name not in registry:
         raise PluginError(
-            f"unknown cell {name!r}; registered cells: {', '.join(sorted(registry))}. "
-            "A third-party cell must be installed (`pip install <package>`) to be selectable."
+            f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(registry))}. "
+            f"A third-party {kind} must be installed (`pip install <package>`) to be selectable."
         )
     spec = registry[name]
     allowed = {f.name for f in dataclasses.fields(spec.config)} if spec.config else set()
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise PluginError(
-            f"cell {name!r} has no option {', '.join(map(repr, unknown))}; its options are: "
+            f"{kind} {name!r} has no option {', '.join(map(repr, unknown))}; its options are: "
             f"{', '.join(sorted(allowed)) or '(none)'}."
         )
-    values = dataclasses.asdict(spec.config(**options)) if spec.config else {}
+    return spec, (dataclasses.asdict(spec.config(**options)) if spec.config else {})
+
+
+def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
+    """Build the cell registered as ``name``, checking ``options`` against its config."""
+    spec, values = _options("cell", cell_registry(), name, options)
     return spec.cls(input_size, hidden_size, **values)
+
+
+def make_task(name: str, **options: Any):
+    """Build the task registered as ``name`` from its config dataclass (validated by the task)."""
+    spec, _ = _options("task", task_registry(), name, options)
+    return spec.cls(spec.config(**options))

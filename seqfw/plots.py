@@ -1,0 +1,24 @@
+"""Figures for tracking (matplotlib, imported only when a figure is made)."""
+from __future__ import annotations
+
+
+def grad_norm_figure(curves: dict):
+    """One panel per layer/direction: ‖∂L/∂a<t>‖ against t (log scale), one line per training step."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    n = len(curves)
+    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.4), squeeze=False, sharey=True)
+    for ax, (name, by_step) in zip(axes[0], sorted(curves.items())):
+        for step, values in sorted(by_step.items(), key=lambda kv: int(kv[0])):
+            ax.plot(range(len(values)), [max(v, 1e-12) for v in values], label=f"step {step}")
+        ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("time step t")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("‖∂L/∂a⟨t⟩‖")
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,63 @@
+"""Sweeps in MLflow: one parent run per ``--multirun``, one child per job, a summary at the end.
+
+A Hydra callback, so every launcher gets it (basic, joblib, Submitit, Ray). The
+parent process creates the store, the experiment and the parent run before any
+job starts (parallel jobs would otherwise race on a fresh sqlite schema) and
+writes the parent's id into the sweep directory, where each job reads it and
+tags its run ``mlflow.parentRunId`` (MLflow's nested runs do not cross processes).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from .tracking import PARENT_FILE, MlflowTracker, TrackingError, sweep_summary
+
+
+def _metric(config: DictConfig) -> str:
+    from .plugins import task_registry
+
+    if config.get("optimized_metric"):
+        return config.optimized_metric
+    spec = task_registry().get(config.task.name)
+    return spec.cls.info.metric if spec else "val/loss"
+
+
+class SweepCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if config.tracking.name != "mlflow":
+            return
+        overrides = " ".join(config.hydra.overrides.task) or "(defaults)"
+        try:
+            parent = MlflowTracker(config.tracking.uri, config.tracking.experiment or config.task.name,
+                                   run_name=f"sweep {overrides}", tags={"seqfw.sweep": "parent", "overrides": overrides})
+        except TrackingError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+        parent.log_params({"sweep.overrides": overrides, "optimized_metric": _metric(config)})
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PARENT_FILE).write_text(parent.run_id)
+        print(f"sweep: MLflow parent run {parent.run_id}", file=sys.stderr)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        marker = Path(config.hydra.sweep.dir) / PARENT_FILE
+        if config.tracking.name != "mlflow" or not marker.exists():
+            return
+        from mlflow.tracking import MlflowClient
+
+        from .tracking import resolve_uri
+
+        uri, run_id, metric = resolve_uri(config.tracking.uri), marker.read_text().strip(), _metric(config)
+        table, rows = sweep_summary(uri, run_id, metric)
+        client = MlflowClient(uri)
+        client.log_text(run_id, table + "\n", "sweep_summary.txt")
+        best = [r for r in rows if r[metric] is not None]
+        if best:
+            client.log_metric(run_id, f"best/{metric}", best[0][metric])
+        failed = any(r["status"] != "FINISHED" for r in rows)
+        client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
+        print(f"\n== sweep summary ({len(rows)} runs, parent MLflow run {run_id}) ==\n{table}")

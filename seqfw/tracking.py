@@ -1,0 +1,175 @@
+"""Experiment tracking: the only module that imports mlflow (lazily), plus a no-op tracker.
+
+The runner talks to a ``Tracker``; ``make_tracker`` picks MLflow or nothing
+from ``cfg.tracking``. The default store is MLflow's own default, made
+absolute: ``sqlite:///<cwd>/mlflow.db`` with artifacts under ``<cwd>/mlruns``.
+Step metrics are buffered and sent with ``log_batch`` (one call per point
+would cost ~4 ms each on sqlite).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+PARENT_FILE = ".seqfw_parent_run"  # in a sweep's directory: the parent run id for the jobs
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message says how to fix it or run without it."""
+
+
+def resolve_uri(uri: str | None) -> str:
+    """``tracking.uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlflow.db``; local paths made absolute."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(Path(uri[len("sqlite:///"):]).resolve())
+    elif "://" not in uri:
+        uri = Path(uri).resolve().as_uri()
+    return uri
+
+
+class NoTracker:
+    """``tracking=none``: every call does nothing."""
+
+    run_id = None
+    uri = None
+
+    def log_params(self, params: dict) -> None: ...
+    def log_metrics(self, metrics: dict, step: int) -> None: ...
+    def log_text(self, text: str, path: str) -> None: ...
+    def log_dict(self, obj: Any, path: str) -> None: ...
+    def log_figure(self, make_figure, path: str) -> None: ...
+    def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None: ...
+    def flush(self) -> None: ...
+    def finish(self, status: str = "FINISHED") -> None: ...
+
+    def browse_hint(self) -> str:
+        return "tracking is off (tracking=none)"
+
+
+class MlflowTracker:
+    """One MLflow run: params, buffered step metrics, text/JSON/figure/file artifacts."""
+
+    def __init__(self, uri: str | None, experiment: str, run_name: str | None = None, tags: dict | None = None,
+                 parent_run_id: str | None = None):
+        from mlflow.tracking import MlflowClient
+
+        for noisy in ("alembic", "mlflow.store.db.utils", "matplotlib"):  # schema set-up and font-cache chatter
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        self.uri = resolve_uri(uri)
+        self.client = MlflowClient(self.uri)
+        self.experiment_id = ensure_experiment(self.client, experiment, self.uri)
+        tags = {k: str(v) for k, v in (tags or {}).items()}
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id
+        try:
+            run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        except Exception as err:
+            raise _store_error(self.uri, err) from None
+        self.run_id = run.info.run_id
+        self._metrics: list = []
+
+    def log_params(self, params: dict) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # log_batch takes at most 100 params per call
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_metrics(self, metrics: dict, step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._metrics += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        if len(self._metrics) >= 900:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._metrics:  # at most 1000 metrics per call
+            batch, self._metrics = self._metrics[:1000], self._metrics[1000:]
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_text(self, text: str, path: str) -> None:
+        self.client.log_text(self.run_id, text, path)
+
+    def log_dict(self, obj: Any, path: str) -> None:
+        self.client.log_dict(self.run_id, obj, path)
+
+    def log_figure(self, make_figure, path: str) -> None:
+        """``make_figure()`` builds a matplotlib figure; it is only called when tracking is on."""
+        import matplotlib.pyplot as plt
+
+        fig = make_figure()
+        try:
+            self.client.log_figure(self.run_id, fig, path)
+        finally:
+            plt.close(fig)
+
+    def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, local_path, artifact_dir)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.flush()
+        self.client.set_terminated(self.run_id, status)
+
+    def browse_hint(self) -> str:
+        where = f"mlflow ui --backend-store-uri {self.uri}" if self.uri.startswith("sqlite") else self.uri
+        return (f"MLflow run {self.run_id} (experiment {self.experiment_id}); browse with `{where}` "
+                f"then open http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
+
+
+def _store_error(uri: str, err: Exception) -> TrackingError:
+    return TrackingError(
+        f"cannot use the MLflow tracking store {uri} ({type(err).__name__}: {str(err).splitlines()[0][:300]}). "
+        "Check tracking.uri / MLFLOW_TRACKING_URI (is the server running? is the path writable?), "
+        "or run without tracking: tracking=none."
+    )
+
+
+def ensure_experiment(client, name: str, uri: str) -> str:
+    """The id of experiment ``name``, created (with artifacts under <cwd>/mlruns for a local store) if needed."""
+    try:
+        exp = client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        location = (Path.cwd() / "mlruns").as_uri() if uri.startswith(("sqlite:", "file:")) else None
+        try:
+            return client.create_experiment(name, artifact_location=location)
+        except Exception:  # another process created it first
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+            return exp.experiment_id
+    except TrackingError:
+        raise
+    except Exception as err:
+        raise _store_error(uri, err) from None
+
+
+def make_tracker(tracking, experiment: str, run_name: str, tags: dict, parent_run_id: str | None = None):
+    if tracking.name == "none":
+        return NoTracker()
+    if tracking.name != "mlflow":
+        raise TrackingError(f"unknown tracking {tracking.name!r}; choose tracking=mlflow or tracking=none")
+    return MlflowTracker(tracking.uri, tracking.experiment or experiment, tracking.run_name or run_name, tags,
+                         parent_run_id)
+
+
+def sweep_summary(uri: str, parent_run_id: str, metric: str) -> tuple[str, list[dict]]:
+    """A text table of the parent's child runs: name, status, the optimised metric; best first."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    parent = client.get_run(parent_run_id)
+    children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
+    rows = [{"run": r.info.run_name, "run_id": r.info.run_id, "status": r.info.status,
+             metric: r.data.metrics.get(metric)} for r in children]
+    rows.sort(key=lambda r: -(r[metric] if r[metric] is not None else float("-inf")))
+    width = max([len(r["run"] or "") for r in rows] + [3])
+    lines = [f"{'run':<{width}}  {'status':<9} {metric}"]
+    lines += [f"{r['run'] or '':<{width}}  {r['status']:<9} "
+              f"{'-' if r[metric] is None else format(r[metric], '.4f')}" for r in rows]
+    return "\n".join(lines), rows

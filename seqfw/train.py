@@ -1,0 +1,216 @@
+"""The runner: build everything from a composed config, train with BPTT, evaluate, track.
+
+``fit(cfg, ctx)`` checks the whole configuration (building backend, task, model
+and optimizer) and opens the tracking run before the first step, so a bad
+setting or an unusable store fails in seconds, not after training. It talks to
+a ``Tracker``, never to MLflow.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from .backend import get_backend, to_host
+from .checkpoint import save_checkpoint
+from .config import TOPOLOGY_KINDS
+from .optim import clip_by_global_norm, clip_by_value, make_optimizer
+from .plugins import make_task
+from .topologies import recurrent, truncated_bptt
+from .tracking import make_tracker
+from .tree import flatten
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work; the message names the key, the value and what would."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (a non-finite loss); the message names the step and likely cause."""
+
+
+@dataclass
+class RunContext:
+    """What the entry point knows that the config does not: names, tags, where files go."""
+
+    run_name: str = "seqfw"
+    tags: dict = field(default_factory=dict)
+    output_dir: Path | None = None
+    parent_run_id: str | None = None
+    config_files: list = field(default_factory=list)  # Hydra's .hydra/*.yaml, logged as artifacts
+
+
+@dataclass
+class RunResult:
+    metrics: dict
+    objective: float
+    metric: str
+    steps: int
+    seconds: float
+    tokens_per_s: float
+    run_id: str | None
+    browse: str
+    description: str
+
+
+def _check_train(t) -> None:
+    for key in ("steps", "batch_size", "eval_every", "log_every"):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"train.{key} must be >= 1, got {getattr(t, key)}")
+    if t.bptt is not None and t.bptt < 1:
+        raise ConfigError(f"train.bptt must be null (full BPTT) or >= 1, got {t.bptt}")
+    for key in ("clip_norm", "clip_value"):
+        if getattr(t, key) is not None and not getattr(t, key) > 0:
+            raise ConfigError(f"train.{key} must be null (off) or > 0, got {getattr(t, key)}")
+    if t.grad_curves < 0:
+        raise ConfigError(f"train.grad_curves must be >= 0, got {t.grad_curves}")
+
+
+def _options(node) -> dict:
+    return {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "name"}
+
+
+def build(cfg: DictConfig):
+    """Backend, task, model, params and optimizer from ``cfg``; every setting checked here."""
+    _check_train(cfg.train)
+    topo = cfg.topology
+    task = make_task(cfg.task.name, **_options(cfg.task))
+    if topo.kind not in TOPOLOGY_KINDS or topo.kind not in task.info.topologies:
+        raise ConfigError(
+            f"topology.kind={topo.kind!r} does not fit task={task.name}: it fits "
+            f"{', '.join(task.info.topologies)} (topology=many_to_many, bidir or deep)."
+        )
+    if topo.bidirectional and not task.info.bidirectional:
+        raise ConfigError(f"task={task.name} must not read the future: set topology.bidirectional=false")
+    be = get_backend(cfg.backend.name, cfg.backend.dtype, cfg.seed)
+    cell = _options(cfg.cell)
+    hidden = cell.pop("hidden_size")
+    embed_dim = cfg.task.embed_dim
+    net = recurrent(cfg.cell.name, embed_dim, hidden, num_layers=topo.num_layers,
+                    bidirectional=topo.bidirectional, dropout=topo.dropout, **cell)
+    model = task.build_model(net, embed_dim)
+    params = model.init_params(be.host_rng(cfg.seed), be.xp, be.dtype)
+    opt = make_optimizer(cfg.optim.name, params, **_options(cfg.optim))
+    return be, task, model, params, opt
+
+
+def describe(cfg, task) -> str:
+    t = cfg.topology
+    shape = f"{t.num_layers} layer{'s' if t.num_layers > 1 else ''}{', bidirectional' if t.bidirectional else ''}"
+    return (f"{task.describe()}\ncell {cfg.cell.name} (H={cfg.cell.hidden_size}) · topology {t.name} ({shape}) · "
+            f"backend {cfg.backend.name} {cfg.backend.dtype} · optim {cfg.optim.name} lr={cfg.optim.lr} · "
+            f"{cfg.train.steps} steps of {cfg.train.batch_size}")
+
+
+def fit(cfg: DictConfig, ctx: RunContext | None = None) -> RunResult:
+    ctx = ctx or RunContext()
+    be, task, model, params, opt = build(cfg)
+    metric = cfg.optimized_metric or task.info.metric
+    tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": task.name, "backend": be.name,
+            "seqfw_version": __version__, **ctx.tags}
+    tracker = make_tracker(cfg.tracking, task.name, ctx.run_name, tags, ctx.parent_run_id)
+    try:
+        return _train(cfg, ctx, be, task, model, params, opt, metric, tracker)
+    except KeyboardInterrupt:
+        tracker.finish("KILLED")
+        raise
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+
+
+def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult:
+    from tqdm.auto import tqdm
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    tracker.log_params(flatten(resolved))
+    tracker.log_text(OmegaConf.to_yaml(cfg), "config/resolved.yaml")
+    for path in ctx.config_files:
+        tracker.log_artifact(str(path), "config/hydra")
+    t, xp = cfg.train, be.xp
+    rng = np.random.default_rng(cfg.seed)
+    curve_steps = set(np.linspace(0, t.steps, t.grad_curves).round().astype(int)) if t.grad_curves else set()
+    curves: dict[str, dict] = {}
+    metrics: dict = {}
+    tokens, start = 0, time.perf_counter()
+    bar = tqdm(total=t.steps, desc="train", file=sys.stderr, disable=not t.progress, dynamic_ncols=True,
+               mininterval=0.5)
+    for step in range(1, t.steps + 1):
+        if step - 1 in curve_steps:
+            _record_curves(curves, step - 1, model, params, task, xp, tracker)
+        batch = task.train_batch(rng, t.batch_size).to(xp)
+        T = batch.inputs.shape[0]
+
+        def window(sl, lengths, state):
+            loss, grads, finals, _ = model.loss_and_grads(params, batch.inputs[sl], batch.targets[sl], lengths,
+                                                          state, train=True, noise=be.random)
+            return loss, grads, finals
+
+        loss, grads, _ = truncated_bptt(window, T, t.bptt or T, batch.lengths)
+        if not math.isfinite(loss):
+            raise TrainingError(
+                f"the training loss became {loss} at step {step}. The learning rate is likely too high "
+                f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set train.clip_norm."
+            )
+        log_now = step % t.log_every == 0
+        if log_now:
+            per_param = {f"grad_norm/{k}": float(math.sqrt(float((g * g).sum()))) for k, g in flatten(grads).items()}
+        norm = clip_by_global_norm(grads, t.clip_norm) if t.clip_norm else None
+        if t.clip_value:
+            clip_by_value(grads, t.clip_value)
+        opt.step(grads)
+        tokens += int(to_host(batch.lengths).sum())
+        rate = tokens / (time.perf_counter() - start)
+        if log_now:
+            norm = norm if norm is not None else math.sqrt(sum(v * v for v in per_param.values()))
+            tracker.log_metrics({"train/loss": loss, "grad_norm/global": norm, "throughput/tokens_per_s": rate,
+                                 **per_param}, step)
+        if step % t.eval_every == 0 or step == t.steps:
+            metrics = task.evaluate(model, params, xp)
+            tracker.log_metrics(metrics, step)
+            tracker.log_text(task.samples(model, params, xp), f"samples/step_{step:06d}.txt")
+            tracker.flush()
+        bar.set_postfix({"loss": f"{loss:.3f}", metric: f"{metrics.get(metric, float('nan')):.3f}",
+                         "tok/s": f"{rate:,.0f}"}, refresh=False)
+        bar.update(1)
+    bar.close()
+    if t.steps in curve_steps:
+        _record_curves(curves, t.steps, model, params, task, xp, tracker)
+    seconds = time.perf_counter() - start
+    out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
+    ckpt = save_checkpoint(out_dir / "checkpoint.npz", params, step=t.steps, config=OmegaConf.to_yaml(cfg))
+    tracker.log_artifact(str(ckpt), "checkpoints")
+    if metric not in metrics:
+        raise ConfigError(f"optimized_metric={metric!r} is not reported by task={task.name}; it reports "
+                          f"{', '.join(sorted(metrics))}")
+    tracker.finish("FINISHED")
+    return RunResult(metrics, float(metrics[metric]), metric, t.steps, seconds, tokens / seconds, tracker.run_id,
+                     tracker.browse_hint(), describe(cfg, task))
+
+
+def _record_curves(curves: dict, step: int, model, params, task, xp, tracker) -> None:
+    """‖∂L/∂a<t>‖ against t on a fixed validation batch, per layer and direction; logged as JSON and a plot."""
+    if tracker.run_id is None:
+        return
+    b = task.curve_batch().to(xp)
+    *_, norms = model.loss_and_grads(params, b.inputs, b.targets, b.lengths, train=False, step_norms=True)
+    for layer, dirs in enumerate(norms):
+        for d, values in dirs.items():
+            curves.setdefault(f"layer{layer}/{d}", {})[str(step)] = [float(v) for v in to_host(values)]
+    tracker.log_dict(curves, "grad_norms/curves.json")
+    from .plots import grad_norm_figure
+
+    tracker.log_figure(lambda: grad_norm_figure(curves), "grad_norms/curves.png")
+
+
+def run(cfg: Any, ctx: RunContext | None = None) -> float:
+    """Train and return the metric to optimise (``optimized_metric``, else the task's)."""
+    return fit(cfg, ctx).objective
