@@ -65,7 +65,7 @@ def _job(cfg) -> float:
 def summary(r) -> str:
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in sorted(r.metrics.items()))
     return (f"\n== seqfw summary ==\n{r.description}\n"
-            f"{r.steps} steps in {r.seconds:.1f} s ({r.tokens_per_s:,.0f} tokens/s)\n"
+            f"{r.steps} steps in {r.seconds:.1f} s ({r.tokens_per_s:,.0f} tokens/s), last train/loss {r.train_loss:.6f}\n"
             f"{metrics}\n"
             f"objective {r.metric} = {r.objective:.4f}\n{r.browse}\n")
 

@@ -59,6 +59,7 @@ class RunResult:
     run_id: str | None
     browse: str
     description: str
+    train_loss: float  # of the last step's batch
 
 
 def _check_train(t) -> None:
@@ -193,7 +194,7 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
                           f"{', '.join(sorted(metrics))}")
     tracker.finish("FINISHED")
     return RunResult(metrics, float(metrics[metric]), metric, t.steps, seconds, tokens / seconds, tracker.run_id,
-                     tracker.browse_hint(), describe(cfg, task))
+                     tracker.browse_hint(), describe(cfg, task), loss)
 
 
 def _record_curves(curves: dict, step: int, model, params, task, xp, tracker) -> None:

@@ -1,0 +1,133 @@
+"""The command line as a user runs it: `python -m seqfw ...` in a subprocess, in a fresh directory,
+with its MLflow runs read back through the MLflow client."""
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+TINY = ["train.steps=40", "train.eval_every=20", "train.log_every=10", "train.batch_size=8",
+        "task.num_sentences=120", "cell.hidden_size=8", "task.embed_dim=8", "train.progress=false"]
+
+
+def seqfw(*args, cwd, timeout=300):
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=env)
+
+
+def client_for(path):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(f"sqlite:///{path / 'mlflow.db'}")
+
+
+def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
+    out = seqfw("topology=bidir", "train.grad_curves=3", *TINY, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "== seqfw summary ==" in out.stdout and "Traceback" not in out.stderr
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", out.stdout).group(1)
+    assert f"mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db" in out.stdout
+
+    client = client_for(tmp_path)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "lstm-bidir [train.grad_curves=3 " + " ".join(TINY) + "]"
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "ner" and exp.artifact_location == (tmp_path / "mlruns").as_uri()
+    p = run.data.params
+    assert p["cell.name"] == "lstm" and p["topology.bidirectional"] == "True" and p["train.steps"] == "40"
+    assert p["optim.lr"] == "0.005" and p["task.name"] == "ner"
+    t = run.data.tags
+    assert (t["cell"], t["topology"], t["task"], t["backend"]) == ("lstm", "bidir", "ner", "numpy")
+    assert t["seqfw_version"] and "topology=bidir" in t["overrides"]
+
+    history = lambda key: [m.step for m in client.get_metric_history(run_id, key)]  # noqa: E731
+    assert history("train/loss") == [10, 20, 30, 40]
+    assert history("val/entity_f1") == [20, 40] and history("val/ambiguous_accuracy") == [20, 40]
+    assert history("grad_norm/global") == [10, 20, 30, 40]
+    assert history("grad_norm/rnn.layers.0.bwd.W_h") == [10, 20, 30, 40]
+    assert len(history("throughput/tokens_per_s")) == 4
+    losses = [m.value for m in client.get_metric_history(run_id, "train/loss")]
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+    art = tmp_path / "art"
+    local = client.download_artifacts(run_id, "", str(art.mkdir() or art))
+    files = {os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs}
+    assert {"config/resolved.yaml", "config/hydra/config.yaml", "config/hydra/overrides.yaml",
+            "grad_norms/curves.json", "grad_norms/curves.png", "samples/step_000020.txt",
+            "samples/step_000040.txt", "checkpoints/checkpoint.npz"} <= files
+    import json
+
+    curves = json.load(open(os.path.join(local, "grad_norms/curves.json")))
+    assert set(curves) == {"layer0/fwd", "layer0/bwd"} and set(curves["layer0/fwd"]) == {"0", "20", "40"}
+    assert all(v >= 0 for v in curves["layer0/bwd"]["40"]) and max(curves["layer0/bwd"]["0"]) > 0
+    sample = open(os.path.join(local, "samples/step_000040.txt")).read()
+    assert "token / gold / predicted" in sample and "(ambiguous)" in sample
+    with np.load(os.path.join(local, "checkpoints/checkpoint.npz"), allow_pickle=False) as ck:
+        assert ck["params/rnn.layers.0.fwd.W_h"].shape == (8, 32) and int(ck["step"]) == 40
+        assert ck["params/embed.W"].shape[1] == 8
+
+
+def test_a_sweep_is_one_parent_run_with_linked_children(tmp_path):
+    out = seqfw("--multirun", "cell=rnn,gru", "tracking.experiment=sweep-test", *TINY, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    parent_id = re.search(r"parent MLflow run ([0-9a-f]{32})", out.stdout).group(1)
+    client = client_for(tmp_path)
+    exp = client.get_experiment_by_name("sweep-test")
+    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    assert sorted(r.data.tags["cell"] for r in children) == ["gru", "rnn"]
+    assert all(r.info.status == "FINISHED" for r in children)
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and parent.data.tags["seqfw.sweep"] == "parent"
+    assert parent.data.metrics["best/val/entity_f1"] == max(r.data.metrics["val/entity_f1"] for r in children)
+    table = client.download_artifacts(parent_id, "sweep_summary.txt", str(tmp_path))
+    assert sum(line.startswith(("rnn-", "gru-")) for line in open(table)) == 2
+    assert "== sweep summary (2 runs" in out.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["cell=lstmm"], ["Could not find 'cell/lstmm'", "gru", "gru_simple", "lstm", "rnn"]),
+    (["optim.lr=abc"], ["optim.lr", "could not be converted to Float"]),
+    (["topology.layers=2"], ["topology.layers"]),
+    (["train.steps=0"], ["error: train.steps must be >= 1, got 0"]),
+    (["topology.dropout=1.5"], ["dropout must be a number in [0, 1)"]),
+    (["backend=cupy"], ["error: backend 'cupy' was selected"]),
+])
+def test_user_errors_are_one_clear_message_without_a_traceback(tmp_path, args, expected):
+    out = seqfw(*args, "tracking=none", cwd=tmp_path)
+    assert out.returncode != 0
+    for text in expected:
+        assert text in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "mlflow.db").exists()  # nothing started
+
+
+def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):
+    out = seqfw("--help", cwd=tmp_path)
+    assert re.search(r"cell\s+gru, gru_simple, lstm, rnn", out.stdout)
+    assert re.search(r"topology\s+bidir, deep, many_to_many", out.stdout)
+    cfg = seqfw("cell=gru", "topology=deep", "--cfg", "job", cwd=tmp_path).stdout
+    assert "name: gru" in cfg and "num_layers: 3" in cfg and "reset_after: false" in cfg
+
+
+def test_same_config_and_seed_give_the_same_numbers(tmp_path):
+    a = seqfw("tracking=none", *TINY, cwd=tmp_path).stdout
+    b = seqfw("tracking=none", *TINY, cwd=tmp_path).stdout
+    metrics = lambda s: re.search(r"train/loss \d+\.\d+\n.*val/ambiguous_accuracy .*", s).group(0)  # noqa: E731
+    assert metrics(a) == metrics(b)
+    c = seqfw("tracking=none", "seed=1", *TINY, cwd=tmp_path).stdout
+    assert metrics(c) != metrics(a)
+
+
+@pytest.mark.slow
+def test_bidirectional_reads_the_future_on_the_ambiguous_tokens(tmp_path):
+    """The course's Teddy claim: only the next word decides, so left-to-right stays at chance."""
+    acc = {}
+    for topology in ("many_to_many", "bidir"):
+        out = seqfw(f"topology={topology}", "tracking=none", "train.steps=600", "train.progress=false", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        acc[topology] = float(re.search(r"val/ambiguous_accuracy (\d\.\d+)", out.stdout).group(1))
+    assert acc["bidir"] >= 0.95
+    assert 0.3 <= acc["many_to_many"] <= 0.7
