@@ -104,6 +104,29 @@ class SeqfwConf:
     optimized_metric: Optional[str] = None  # default: the task's metric
 
 
+def unknown_keys(cfg) -> list[str]:
+    """Dotted keys of ``cfg`` that no schema declares (Hydra lets ``+key=value`` add them)."""
+    allowed: dict[str, set] = {
+        "": {f.name for f in dataclasses.fields(SeqfwConf)},
+        "topology": {f.name for f in dataclasses.fields(TopologyConf)},
+        "backend": {f.name for f in dataclasses.fields(BackendConf)},
+        "tracking": {f.name for f in dataclasses.fields(TrackingConf)},
+        "train": {f.name for f in dataclasses.fields(TrainConf)},
+    }
+    for group, registry, extra in (("cell", cell_registry(), {"hidden_size"}), ("task", task_registry(), set())):
+        spec = registry.get(cfg[group].name)
+        if spec is not None:
+            allowed[group] = {"name"} | extra | ({f.name for f in dataclasses.fields(spec.config)} if spec.config else set())
+    schema = OPTIM_SCHEMAS.get(cfg.optim.name)
+    if schema is not None:
+        allowed["optim"] = {f.name for f in dataclasses.fields(schema)}
+    out = [k for k in cfg if k not in allowed[""] and k != "hydra"]
+    for group, keys in allowed.items():
+        if group:
+            out += [f"{group}.{k}" for k in cfg[group] if k not in keys]
+    return out
+
+
 def conf_dir() -> Path:
     """The shipped ``conf/`` tree (inside the installed package, or the checkout's top level)."""
     return _data_dir("conf")

@@ -130,14 +130,13 @@ def _store_error(uri: str, err: Exception) -> TrackingError:
 
 
 def ensure_experiment(client, name: str, uri: str) -> str:
-    """The id of experiment ``name``, created (with artifacts under <cwd>/mlruns for a local store) if needed."""
+    """The id of experiment ``name``, created if needed."""
     try:
         exp = client.get_experiment_by_name(name)
         if exp is not None:
             return exp.experiment_id
-        location = (Path.cwd() / "mlruns").as_uri() if uri.startswith(("sqlite:", "file:")) else None
-        try:
-            return client.create_experiment(name, artifact_location=location)
+        try:  # MLflow's default artifact location: <cwd>/mlruns/<experiment id> for a local store
+            return client.create_experiment(name)
         except Exception:  # another process created it first
             exp = client.get_experiment_by_name(name)
             if exp is None:

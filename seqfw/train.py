@@ -19,9 +19,10 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from . import __version__
-from .backend import get_backend, to_host
+from .backend import DTYPES, get_backend, to_host
 from .checkpoint import save_checkpoint
-from .config import TOPOLOGY_KINDS
+from .config import TOPOLOGY_KINDS, unknown_keys
+from .plugins import PluginError
 from .optim import clip_by_global_norm, clip_by_value, make_optimizer
 from .plugins import make_task
 from .topologies import recurrent, truncated_bptt
@@ -79,9 +80,38 @@ def _options(node) -> dict:
     return {k: v for k, v in OmegaConf.to_container(node, resolve=True).items() if k != "name"}
 
 
+def _check_model(cfg) -> None:
+    topo = cfg.topology
+    if topo.num_layers < 1:
+        raise ConfigError(f"topology.num_layers must be >= 1, got {topo.num_layers}")
+    if not 0.0 <= topo.dropout < 1.0:
+        raise ConfigError(f"topology.dropout must be in [0, 1), got {topo.dropout}")
+    if cfg.cell.hidden_size < 1:
+        raise ConfigError(f"cell.hidden_size must be >= 1, got {cfg.cell.hidden_size}")
+    if cfg.backend.dtype not in DTYPES:
+        raise ConfigError(f"backend.dtype must be one of {', '.join(DTYPES)}, got {cfg.backend.dtype!r}")
+
+
+def _make_net(cfg, embed_dim: int):
+    topo, options = cfg.topology, _options(cfg.cell)
+    hidden = options.pop("hidden_size")
+    try:
+        return recurrent(cfg.cell.name, embed_dim, hidden, num_layers=topo.num_layers,
+                         bidirectional=topo.bidirectional, dropout=topo.dropout, **options)
+    except (ValueError, PluginError) as err:  # the cell's own check: say which key to change
+        key = next((k for k in options if k in str(err)), None)
+        where = f"cell.{key}={options[key]!r}" if key else f"cell={cfg.cell.name}"
+        raise ConfigError(f"{where}: {err}") from None
+
+
 def build(cfg: DictConfig):
     """Backend, task, model, params and optimizer from ``cfg``; every setting checked here."""
+    extra = unknown_keys(cfg)
+    if extra:
+        raise ConfigError(f"unknown config key{'s' if len(extra) > 1 else ''} {', '.join(extra)}: no schema declares "
+                          "it (python -m seqfw --cfg job shows every key); remove the '+' override.")
     _check_train(cfg.train)
+    _check_model(cfg)
     topo = cfg.topology
     task = make_task(cfg.task.name, **_options(cfg.task))
     if topo.kind not in TOPOLOGY_KINDS or topo.kind not in task.info.topologies:
@@ -92,12 +122,7 @@ def build(cfg: DictConfig):
     if topo.bidirectional and not task.info.bidirectional:
         raise ConfigError(f"task={task.name} must not read the future: set topology.bidirectional=false")
     be = get_backend(cfg.backend.name, cfg.backend.dtype, cfg.seed)
-    cell = _options(cfg.cell)
-    hidden = cell.pop("hidden_size")
-    embed_dim = cfg.task.embed_dim
-    net = recurrent(cfg.cell.name, embed_dim, hidden, num_layers=topo.num_layers,
-                    bidirectional=topo.bidirectional, dropout=topo.dropout, **cell)
-    model = task.build_model(net, embed_dim)
+    model = task.build_model(_make_net(cfg, cfg.task.embed_dim), cfg.task.embed_dim)
     params = model.init_params(be.host_rng(cfg.seed), be.xp, be.dtype)
     opt = make_optimizer(cfg.optim.name, params, **_options(cfg.optim))
     return be, task, model, params, opt

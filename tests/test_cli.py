@@ -35,7 +35,7 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "lstm-bidir [train.grad_curves=3 " + " ".join(TINY) + "]"
     exp = client.get_experiment(run.info.experiment_id)
-    assert exp.name == "ner" and exp.artifact_location == (tmp_path / "mlruns").as_uri()
+    assert exp.name == "ner" and exp.artifact_location == str(tmp_path / "mlruns" / exp.experiment_id)
     p = run.data.params
     assert p["cell.name"] == "lstm" and p["topology.bidirectional"] == "True" and p["train.steps"] == "40"
     assert p["optim.lr"] == "0.005" and p["task.name"] == "ner"
@@ -92,7 +92,7 @@ def test_a_sweep_is_one_parent_run_with_linked_children(tmp_path):
     (["optim.lr=abc"], ["optim.lr", "could not be converted to Float"]),
     (["topology.layers=2"], ["topology.layers"]),
     (["train.steps=0"], ["error: train.steps must be >= 1, got 0"]),
-    (["topology.dropout=1.5"], ["dropout must be a number in [0, 1)"]),
+    (["topology.dropout=1.5"], ["error: topology.dropout must be in [0, 1), got 1.5"]),
     (["backend=cupy"], ["error: backend 'cupy' was selected"]),
 ])
 def test_user_errors_are_one_clear_message_without_a_traceback(tmp_path, args, expected):
