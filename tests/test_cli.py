@@ -131,3 +131,69 @@ def test_bidirectional_reads_the_future_on_the_ambiguous_tokens(tmp_path):
         acc[topology] = float(re.search(r"val/ambiguous_accuracy (\d\.\d+)", out.stdout).group(1))
     assert acc["bidir"] >= 0.95
     assert 0.3 <= acc["many_to_many"] <= 0.7
+
+
+PLUGIN = '''
+from dataclasses import dataclass
+
+import seqfw
+from seqfw.cells import RNNCell
+
+
+@dataclass
+class ScaledRNNConfig:
+    nonlinearity: str = "tanh"
+    scale: float = 1.0
+
+
+class ScaledRNNCell(RNNCell):
+    """An RNN whose initial weights are scaled: a third-party cell with an option of its own."""
+
+    def __init__(self, input_size, hidden_size, nonlinearity="tanh", scale=1.0):
+        super().__init__(input_size, hidden_size, nonlinearity)
+        if not scale > 0:
+            raise ValueError(f"ScaledRNNCell: scale must be > 0, got {scale}")
+        self.scale = scale
+
+    def init_params(self, rng, xp=None, dtype=None):
+        import numpy as np
+
+        params = super().init_params(rng, xp or np, dtype or np.float32)
+        return {k: v * self.scale for k, v in params.items()}
+
+
+@seqfw.hookimpl
+def seqfw_add_cells():
+    return [seqfw.CellSpec("scaled_rnn", ScaledRNNCell, ScaledRNNConfig)]
+'''
+
+
+@pytest.fixture
+def plugin_env(tmp_path):
+    """A third-party package, installed the way pip leaves one: a module plus a dist-info with its entry point."""
+    site = tmp_path / "site"
+    dist = site / "seqfw_scaled-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: seqfw-scaled\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[seqfw]\nscaled = seqfw_scaled\n")
+    (site / "seqfw_scaled.py").write_text(PLUGIN)
+    return {"PYTHONPATH": str(site)}
+
+
+def test_a_plugin_cell_is_selectable_with_its_own_validated_options(tmp_path, plugin_env):
+    def run(*args):
+        env = {**{k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}, **plugin_env}
+        return subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True,
+                              cwd=tmp_path, env=env, timeout=300)
+
+    assert re.search(r"cell\s+gru, gru_simple, lstm, rnn, scaled_rnn", run("--help").stdout)
+    cfg = run("cell=scaled_rnn", "--cfg", "job").stdout
+    assert "name: scaled_rnn" in cfg and "scale: 1.0" in cfg and "hidden_size: 64" in cfg
+    bad_type = run("cell=scaled_rnn", "cell.scale=abc", "tracking=none")
+    assert bad_type.returncode != 0 and "cell.scale" in bad_type.stderr and "Float" in bad_type.stderr
+    bad_value = run("cell=scaled_rnn", "cell.scale=-1", "tracking=none")
+    assert bad_value.returncode == 2 and "error: cell.scale=-1.0: ScaledRNNCell: scale must be > 0" in bad_value.stderr
+    assert "Traceback" not in bad_type.stderr + bad_value.stderr
+    ok = run("cell=scaled_rnn", "cell.scale=0.5", "tracking=none", *TINY)
+    assert ok.returncode == 0, ok.stderr
+    assert "cell scaled_rnn (H=8)" in ok.stdout
