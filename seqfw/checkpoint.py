@@ -32,3 +32,16 @@ def load_checkpoint(path: Path) -> dict:
                     "step": int(data["step"]), "config": str(data["config"])}
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"cannot read checkpoint {path}: {err}") from None
+
+
+def restore_params(params, saved: dict, xp=np) -> None:
+    """Copy ``saved`` ({dotted.path: array}) into the tree ``params`` in place, checking names and shapes."""
+    target = flatten(params)
+    missing, extra = sorted(target.keys() - saved.keys()), sorted(saved.keys() - target.keys())
+    if missing or extra:
+        raise ValueError(f"checkpoint does not match the model: missing {missing or 'nothing'}, "
+                         f"unexpected {extra or 'nothing'}")
+    for k, p in target.items():
+        if tuple(saved[k].shape) != tuple(p.shape):
+            raise ValueError(f"checkpoint parameter {k} has shape {saved[k].shape}, the model needs {p.shape}")
+        p[...] = xp.asarray(saved[k], dtype=p.dtype)

@@ -9,6 +9,7 @@ third-party one reach ``cell=<name>`` by the same route. Only ``__main__`` and
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,13 +19,13 @@ from omegaconf import MISSING, OmegaConf
 
 from .plugins import cell_registry, task_registry
 
-TOPOLOGY_KINDS = ("many_to_many",)  # one_to_one, one_to_many, many_to_one, encoder_decoder: with their tasks
+TOPOLOGY_KINDS = ("many_to_many", "one_to_many", "many_to_one", "one_to_one", "encoder_decoder")
 
 
 @dataclass
 class TopologyConf:
     name: str = "many_to_many"
-    kind: str = "many_to_many"  # the RNN type: how inputs and outputs line up in time
+    kind: Optional[str] = None  # the RNN type (many_to_many, many_to_one, ...); null = the task's own
     bidirectional: bool = False
     num_layers: int = 1
     dropout: float = 0.0  # between stacked layers, while training
@@ -148,7 +149,8 @@ def _data_dir(name: str) -> Path:
 
 def _node(name: str, config: type | None, extra: list) -> type:
     """A structured config for ``cell/<name>`` or ``task/<name>``: ``name`` + ``extra`` + the spec's options."""
-    own = [(f.name, f.type, f) for f in dataclasses.fields(config)] if config else []
+    hints = typing.get_type_hints(config) if config else {}  # real types, not the strings of `annotations`
+    own = [(f.name, hints[f.name], f) for f in dataclasses.fields(config)] if config else []
     taken = {f[0] for f in own}
     fields = [(k, t, field(default=v)) for k, t, v in [("name", str, name)] + extra if k not in taken]
     return dataclasses.make_dataclass(f"{name.title().replace('_', '')}Conf", fields + own)
@@ -165,7 +167,11 @@ def register_configs() -> None:
     for name, spec in cell_registry().items():
         cs.store(group="cell", name=name, node=_node(name, spec.config, [("hidden_size", int, 64)]))
     for name, spec in task_registry().items():
-        cs.store(group="task", name=name, node=_node(name, spec.config, []))
+        # package _global_ so that the task can select its own default topology (`task=adding` ->
+        # many_to_one); a topology given on the command line still wins.
+        node = {"defaults": [{"override /topology": spec.cls.info.default_topology}, "_self_"],
+                "task": OmegaConf.structured(_node(name, spec.config, []))}
+        cs.store(group="task", name=name, node=node, package="_global_")
     for path in sorted(experiments_dir().glob("*.yaml")):
         cs.store(group="experiment", name=path.stem, node=OmegaConf.load(path), package="_global_")
     cs.store(group="hydra/help", name="seqfw", node={"app_name": "seqfw", "header": "", "footer": "",

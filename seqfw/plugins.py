@@ -8,6 +8,7 @@ warning and skipped: one broken package never breaks the other cells.
 from __future__ import annotations
 
 import dataclasses
+import typing
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -126,7 +127,15 @@ def _options(kind: str, registry: dict, name: str, options: dict) -> tuple[Spec,
             f"{kind} {name!r} has no option {', '.join(map(repr, unknown))}; its options are: "
             f"{', '.join(sorted(allowed)) or '(none)'}."
         )
-    return spec, (dataclasses.asdict(spec.config(**options)) if spec.config else {})
+    return spec, (dataclasses.asdict(_instance(spec.config, options)) if spec.config else {})
+
+
+def _instance(cls: type, values: dict):
+    """``cls(**values)``, building nested dataclass fields from their dicts (``task.data.path``)."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _instance(hints[k], v) if dataclasses.is_dataclass(hints.get(k)) and isinstance(v, dict) else v
+              for k, v in values.items()}
+    return cls(**kwargs)
 
 
 def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
@@ -138,4 +147,4 @@ def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
 def make_task(name: str, **options: Any):
     """Build the task registered as ``name`` from its config dataclass (validated by the task)."""
     spec, _ = _options("task", task_registry(), name, options)
-    return spec.cls(spec.config(**options))
+    return spec.cls(_instance(spec.config, options))

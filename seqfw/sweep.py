@@ -17,13 +17,15 @@ from omegaconf import DictConfig
 from .tracking import PARENT_FILE, MlflowTracker, TrackingError, sweep_summary
 
 
-def _metric(config: DictConfig) -> str:
+def _metric(config: DictConfig) -> tuple[str, bool]:
+    """The metric the sweep optimises and whether larger is better."""
     from .plugins import task_registry
 
-    if config.get("optimized_metric"):
-        return config.optimized_metric
     spec = task_registry().get(config.task.name)
-    return spec.cls.info.metric if spec else "val/loss"
+    metric = config.get("optimized_metric") or (spec.cls.info.metric if spec else "val/loss")
+    if spec is None or metric != spec.cls.info.metric:  # a metric named by hand: losses and errors go down
+        return metric, not any(w in metric for w in ("loss", "mse", "bpc", "perplexity", "error"))
+    return metric, spec.cls.info.maximize
 
 
 class SweepCallback(Callback):
@@ -37,7 +39,7 @@ class SweepCallback(Callback):
         except TrackingError as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
-        parent.log_params({"sweep.overrides": overrides, "optimized_metric": _metric(config)})
+        parent.log_params({"sweep.overrides": overrides, "optimized_metric": _metric(config)[0]})
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(parent.run_id)
@@ -51,8 +53,9 @@ class SweepCallback(Callback):
 
         from .tracking import resolve_uri
 
-        uri, run_id, metric = resolve_uri(config.tracking.uri), marker.read_text().strip(), _metric(config)
-        table, rows = sweep_summary(uri, run_id, metric)
+        uri, run_id = resolve_uri(config.tracking.uri), marker.read_text().strip()
+        metric, maximize = _metric(config)
+        table, rows = sweep_summary(uri, run_id, metric, maximize)
         client = MlflowClient(uri)
         client.log_text(run_id, table + "\n", "sweep_summary.txt")
         best = [r for r in rows if r[metric] is not None]

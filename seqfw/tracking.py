@@ -157,7 +157,7 @@ def make_tracker(tracking, experiment: str, run_name: str, tags: dict, parent_ru
                          parent_run_id)
 
 
-def sweep_summary(uri: str, parent_run_id: str, metric: str) -> tuple[str, list[dict]]:
+def sweep_summary(uri: str, parent_run_id: str, metric: str, maximize: bool = True) -> tuple[str, list[dict]]:
     """A text table of the parent's child runs: name, status, the optimised metric; best first."""
     from mlflow.tracking import MlflowClient
 
@@ -166,7 +166,8 @@ def sweep_summary(uri: str, parent_run_id: str, metric: str) -> tuple[str, list[
     children = client.search_runs([parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'")
     rows = [{"run": r.info.run_name, "run_id": r.info.run_id, "status": r.info.status,
              metric: r.data.metrics.get(metric)} for r in children]
-    rows.sort(key=lambda r: -(r[metric] if r[metric] is not None else float("-inf")))
+    sign = -1.0 if maximize else 1.0  # runs without the metric (failed) go last either way
+    rows.sort(key=lambda r: sign * r[metric] if r[metric] is not None else float("inf"))
     width = max([len(r["run"] or "") for r in rows] + [3])
     lines = [f"{'run':<{width}}  {'status':<9} {metric}"]
     lines += [f"{r['run'] or '':<{width}}  {r['status']:<9} "

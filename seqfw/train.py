@@ -92,16 +92,22 @@ def _check_model(cfg) -> None:
         raise ConfigError(f"backend.dtype must be one of {', '.join(DTYPES)}, got {cfg.backend.dtype!r}")
 
 
-def _make_net(cfg, embed_dim: int):
+def _net_factory(cfg, input_size: int):
+    """``make_net(bidirectional=None)``: a Stacked network of the configured cell and topology."""
     topo, options = cfg.topology, _options(cfg.cell)
     hidden = options.pop("hidden_size")
-    try:
-        return recurrent(cfg.cell.name, embed_dim, hidden, num_layers=topo.num_layers,
-                         bidirectional=topo.bidirectional, dropout=topo.dropout, **options)
-    except (ValueError, PluginError) as err:  # the cell's own check: say which key to change
-        key = next((k for k in options if k in str(err)), None)
-        where = f"cell.{key}={options[key]!r}" if key else f"cell={cfg.cell.name}"
-        raise ConfigError(f"{where}: {err}") from None
+
+    def make_net(bidirectional: bool | None = None):
+        try:
+            return recurrent(cfg.cell.name, input_size, hidden, num_layers=topo.num_layers,
+                             bidirectional=topo.bidirectional if bidirectional is None else bidirectional,
+                             dropout=topo.dropout, **options)
+        except (ValueError, PluginError) as err:  # the cell's own check: say which key to change
+            key = next((k for k in options if k in str(err)), None)
+            where = f"cell.{key}={options[key]!r}" if key else f"cell={cfg.cell.name}"
+            raise ConfigError(f"{where}: {err}") from None
+
+    return make_net
 
 
 def build(cfg: DictConfig):
@@ -114,15 +120,22 @@ def build(cfg: DictConfig):
     _check_model(cfg)
     topo = cfg.topology
     task = make_task(cfg.task.name, **_options(cfg.task))
-    if topo.kind not in TOPOLOGY_KINDS or topo.kind not in task.info.topologies:
+    kind = topo.kind or task.info.topologies[0]
+    fits = ", ".join(task.info.topologies)
+    if kind not in TOPOLOGY_KINDS or kind not in task.info.topologies:
         raise ConfigError(
-            f"topology.kind={topo.kind!r} does not fit task={task.name}: it fits "
-            f"{', '.join(task.info.topologies)} (topology=many_to_many, bidir or deep)."
+            f"topology.kind={kind!r} does not fit task={task.name}: it fits {fits} "
+            f"(e.g. topology={task.info.default_topology}, or topology=bidir / deep, which take the task's kind)."
         )
     if topo.bidirectional and not task.info.bidirectional:
-        raise ConfigError(f"task={task.name} must not read the future: set topology.bidirectional=false")
+        raise ConfigError(f"task={task.name} must not read the future: a bidirectional network would see the "
+                          f"answer. Use a unidirectional topology (topology.bidirectional=false); it fits {fits}.")
+    if cfg.train.bptt is not None and kind not in ("many_to_many", "one_to_many"):
+        raise ConfigError(f"train.bptt (truncated BPTT) needs an output at every step; topology.kind={kind} "
+                          "has one at the end. Leave train.bptt=null.")
     be = get_backend(cfg.backend.name, cfg.backend.dtype, cfg.seed)
-    model = task.build_model(_make_net(cfg, cfg.task.embed_dim), cfg.task.embed_dim)
+    make_net = _net_factory(cfg, task.input_size)
+    model = task.build_model(make_net(), kind, make_net)
     params = model.init_params(be.host_rng(cfg.seed), be.xp, be.dtype)
     opt = make_optimizer(cfg.optim.name, params, **_options(cfg.optim))
     return be, task, model, params, opt
@@ -130,7 +143,9 @@ def build(cfg: DictConfig):
 
 def describe(cfg, task) -> str:
     t = cfg.topology
-    shape = f"{t.num_layers} layer{'s' if t.num_layers > 1 else ''}{', bidirectional' if t.bidirectional else ''}"
+    kind = t.kind or task.info.topologies[0]
+    shape = (f"{kind}, {t.num_layers} layer{'s' if t.num_layers > 1 else ''}"
+             f"{', bidirectional' if t.bidirectional else ''}")
     return (f"{task.describe()}\ncell {cfg.cell.name} (H={cfg.cell.hidden_size}) · topology {t.name} ({shape}) · "
             f"backend {cfg.backend.name} {cfg.backend.dtype} · optim {cfg.optim.name} lr={cfg.optim.lr} · "
             f"{cfg.train.steps} steps of {cfg.train.batch_size}")
@@ -172,15 +187,9 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
     for step in range(1, t.steps + 1):
         if step - 1 in curve_steps:
             _record_curves(curves, step - 1, model, params, task, xp, tracker)
-        batch = task.train_batch(rng, t.batch_size).to(xp)
-        T = batch.inputs.shape[0]
-
-        def window(sl, lengths, state):
-            loss, grads, finals, _ = model.loss_and_grads(params, batch.inputs[sl], batch.targets[sl], lengths,
-                                                          state, train=True, noise=be.random)
-            return loss, grads, finals
-
-        loss, grads, _ = truncated_bptt(window, T, t.bptt or T, batch.lengths)
+        batch = task.train_batch(rng, t.batch_size).to(xp, be.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught just below, with advice
+            loss, grads = _loss_and_grads(model, params, batch, t.bptt, be.random)
         if not math.isfinite(loss):
             raise TrainingError(
                 f"the training loss became {loss} at step {step}. The learning rate is likely too high "
@@ -222,12 +231,35 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
                      tracker.browse_hint(), describe(cfg, task), loss)
 
 
+def batch_loss(model, params, batch, train: bool = True, noise=None, step_norms: bool = False):
+    """``(loss, grads, final states, norms)`` of one whole batch, whatever the model's kind."""
+    if model.kind == "encoder_decoder":
+        return model.loss_and_grads(params, batch.inputs, batch.lengths, batch.decoder_inputs, batch.targets,
+                                    batch.target_lengths, train=train, noise=noise, step_norms=step_norms)
+    return model.loss_and_grads(params, batch.inputs, batch.targets, batch.lengths, train=train, noise=noise,
+                                step_norms=step_norms)
+
+
+def _loss_and_grads(model, params, batch, bptt, noise):
+    if model.kind not in ("many_to_many", "one_to_many") or bptt is None:  # one output per sequence, or full BPTT
+        loss, grads, _, _ = batch_loss(model, params, batch, noise=noise)
+        return loss, grads
+
+    def window(sl, lengths, state):
+        loss, grads, finals, _ = model.loss_and_grads(params, batch.inputs[sl], batch.targets[sl], lengths,
+                                                      state, train=True, noise=noise)
+        return loss, grads, finals
+
+    loss, grads, _ = truncated_bptt(window, batch.inputs.shape[0], bptt, batch.lengths)
+    return loss, grads
+
+
 def _record_curves(curves: dict, step: int, model, params, task, xp, tracker) -> None:
     """‖∂L/∂a<t>‖ against t on a fixed validation batch, per layer and direction; logged as JSON and a plot."""
     if tracker.run_id is None:
         return
-    b = task.curve_batch().to(xp)
-    *_, norms = model.loss_and_grads(params, b.inputs, b.targets, b.lengths, train=False, step_norms=True)
+    b = task.curve_batch().to(xp, params["head"]["W"].dtype)
+    *_, norms = batch_loss(model, params, b, train=False, step_norms=True)
     for layer, dirs in enumerate(norms):
         for d, values in dirs.items():
             curves.setdefault(f"layer{layer}/{d}", {})[str(step)] = [float(v) for v in to_host(values)]

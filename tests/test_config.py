@@ -169,12 +169,13 @@ def test_every_file_option_composes(group, option):
 
 def test_topology_values():
     assert OmegaConf.to_container(make(["topology=bidir"]).topology) == {
-        "name": "bidir", "kind": "many_to_many", "bidirectional": True, "num_layers": 1, "dropout": 0.0}
+        "name": "bidir", "kind": None, "bidirectional": True, "num_layers": 1, "dropout": 0.0}
     deep = make(["topology=deep"]).topology
     assert (deep.num_layers, deep.bidirectional, deep.dropout) == (3, False, 0.1)
     assert make().topology.num_layers == 1 and make().topology.bidirectional is False
     for option in OPTIONS["topology"]:
-        assert yaml_values("topology", option)["kind"] in TOPOLOGY_KINDS, option
+        # null = the task's own kind (bidir, deep); otherwise a known RNN type
+        assert yaml_values("topology", option)["kind"] in (None, *TOPOLOGY_KINDS), option
 
 
 def test_backend_and_tracking_values():
@@ -246,7 +247,21 @@ def test_teddy_experiment():
 # -- 2. build() for every cell x topology ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("topology", OPTIONS["topology"])
+# the default task (ner) is many-to-many; the other kinds are built with their tasks in tests/tasks/
+NER_TOPOLOGIES = [o for o in OPTIONS["topology"] if yaml_values("topology", o)["kind"] in (None, "many_to_many")]
+
+
+def test_the_other_topologies_are_refused_for_ner():
+    from seqfw import train
+
+    others = sorted(set(OPTIONS["topology"]) - set(NER_TOPOLOGIES))
+    assert others == ["encoder_decoder", "many_to_one", "one_to_one"]
+    for option in others:
+        with pytest.raises(train.ConfigError, match="does not fit task=ner: it fits many_to_many"):
+            train.build(make([f"topology={option}", *TINY]))
+
+
+@pytest.mark.parametrize("topology", NER_TOPOLOGIES)
 @pytest.mark.parametrize("cell", CELLS)
 def test_build_every_cell_and_topology(cell, topology):
     from seqfw import train

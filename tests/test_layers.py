@@ -57,3 +57,57 @@ def test_many_to_many_model_gradients(rng, bidirectional):
     logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     nll = -np.take_along_axis(logp, targets[..., None], -1)[..., 0] * (np.arange(5)[:, None] < lengths)
     assert loss == pytest.approx(nll.sum() / 3, rel=1e-12)
+
+
+from seqfw.topologies.io import SequenceModel  # noqa: E402
+
+
+@pytest.mark.parametrize("loss", ["softmax", "mse", "sigmoid"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("kind", ["many_to_one", "one_to_one", "many_to_many"])
+def test_every_model_kind_is_differentiated_end_to_end(rng, kind, bidirectional, loss):
+    """Finite differences through inputs, summary (last real step / both directions / mean), head and loss."""
+    tokens = loss == "softmax"
+    net = recurrent("gru", 3, 4, num_layers=2, bidirectional=bidirectional)
+    model = SequenceModel(kind, net, 3, loss, vocab_size=6 if tokens else None, embed_dim=3 if tokens else None)
+    p = model.init_params(rng, np, np.float64)
+    lengths = np.array([5, 2, 4])
+    x = rng.integers(0, 6, (5, 3)) if tokens else rng.standard_normal((5, 3, 3))
+    shape = (5, 3) if kind == "many_to_many" else (3,)
+    if loss == "softmax":
+        y = rng.integers(0, 3, shape)
+    else:
+        y = rng.random(shape + (3,)) if loss == "sigmoid" else rng.standard_normal(shape + (3,))
+    _, grads, _, _ = model.loss_and_grads(p, x, y, lengths)
+    f = lambda: model.loss_and_grads(p, x, y, lengths)[0]  # noqa: E731
+    checks = [(grads["head"]["W"], p["head"]["W"]), (grads["rnn"]["layers"][0]["fwd"]["W_x"],
+                                                     p["rnn"]["layers"][0]["fwd"]["W_x"])]
+    if bidirectional:
+        checks.append((grads["rnn"]["layers"][1]["bwd"]["W_h"], p["rnn"]["layers"][1]["bwd"]["W_h"]))
+    if tokens:
+        checks.append((grads["embed"]["W"], p["embed"]["W"]))
+    for g, param in checks:
+        assert rel_error(g, numerical_grad(f, param)) < 1e-6
+
+
+def test_many_to_one_reads_the_last_real_step_and_ignores_padding(rng):
+    net = recurrent("lstm", 2, 3, bidirectional=True)
+    model = SequenceModel("many_to_one", net, 2, "mse")
+    p = model.init_params(rng, np, np.float64)
+    x = rng.standard_normal((6, 2, 2))
+    out, _ = model.logits(p, x, np.array([6, 3]))
+    alone, _ = model.logits(p, x[:3, 1:2], None)
+    np.testing.assert_allclose(out[1], alone[0], rtol=1e-12)
+
+
+def test_one_to_one_is_order_free(rng):
+    """The whole input as one step: a bag of words, blind to word order."""
+    model = SequenceModel("one_to_one", recurrent("rnn", 3, 4), 2, "softmax", vocab_size=9, embed_dim=3)
+    p = model.init_params(rng, np, np.float64)
+    x = np.array([[1, 2], [5, 7], [8, 4], [0, 6]])  # columns: [1 5 8 | pad], [2 7 | pad pad]
+    shuffled = np.array([[8, 7], [1, 2], [5, 0], [3, 0]])  # same words, other order, other padding
+    out, _ = model.logits(p, x, np.array([3, 2]))
+    again, _ = model.logits(p, shuffled, np.array([3, 2]))
+    np.testing.assert_allclose(out, again, rtol=1e-12)
+    other, _ = model.logits(p, np.array([[8, 7], [1, 2], [4, 0], [3, 0]]), np.array([3, 2]))
+    assert not np.allclose(out[0], other[0])  # a different word does change it

@@ -6,28 +6,42 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from ..backend import Array
+from ..backend import Array, to_host
 
 
 class Batch(NamedTuple):
-    """A padded, time-major batch on the host: ids (T, B), targets (T, B), lengths (B,)."""
+    """A padded, time-major batch on the host: inputs (T, B) ids or (T, B, D) features, targets
+    (T, B[, K]) per step or (B[, K]) per sequence, lengths (B,). An encoder–decoder batch adds the
+    decoder's teacher-forced inputs (T_y, B) and the target lengths."""
 
     inputs: np.ndarray
     targets: np.ndarray
     lengths: np.ndarray
+    decoder_inputs: np.ndarray | None = None
+    target_lengths: np.ndarray | None = None
 
-    def to(self, xp) -> "Batch":
-        return Batch(xp.asarray(self.inputs), xp.asarray(self.targets), xp.asarray(self.lengths))
+    def to(self, xp, dtype=np.float32) -> "Batch":
+        """On the backend's device; float arrays in the backend's dtype, ids stay integers."""
+        def move(a):
+            return xp.asarray(a, dtype=dtype) if np.issubdtype(a.dtype, np.floating) else xp.asarray(a)
+
+        return Batch(*(None if a is None else move(a) for a in self))
 
 
-def pad_batch(inputs: Sequence[Sequence[int]], targets: Sequence[Sequence[int]], pad: int = 0) -> Batch:
-    """Sequences of different lengths T_x -> one (T, B) batch padded with ``pad``, plus their lengths."""
+def pad_batch(inputs: Sequence[Sequence[int]], targets, pad: int = 0) -> Batch:
+    """Sequences of different lengths T_x -> one (T, B) batch padded with ``pad``, plus their lengths.
+
+    ``targets`` are sequences (padded like the inputs) or one value per sequence (kept as an array).
+    """
     lengths = np.array([len(s) for s in inputs])
     T, B = int(lengths.max()), len(inputs)
     x = np.full((T, B), pad, dtype=np.int64)
-    y = np.full((T, B), pad, dtype=np.int64)
-    for b, (s, t) in enumerate(zip(inputs, targets)):
+    for b, s in enumerate(inputs):
         x[: len(s), b] = s
+    if len(targets) and np.ndim(targets[0]) == 0:
+        return Batch(x, np.asarray(targets), lengths)
+    y = np.full((T, B), pad, dtype=np.int64)
+    for b, t in enumerate(targets):
         y[: len(t), b] = t
     return Batch(x, y, lengths)
 
@@ -36,10 +50,11 @@ def pad_batch(inputs: Sequence[Sequence[int]], targets: Sequence[Sequence[int]],
 class TaskInfo:
     """What the runner must know to check a configuration before any work starts."""
 
-    topologies: tuple[str, ...]  # the topology kinds this task fits
+    topologies: tuple[str, ...]  # the topology kinds this task fits; the first is its default
     bidirectional: bool  # whether reading the future is allowed (not for a causal language model)
     metric: str  # the default metric to optimise (and its direction)
     maximize: bool = True
+    default_topology: str = "many_to_many"  # the conf/topology option `task=<this>` selects
 
 
 class Task:
@@ -48,7 +63,17 @@ class Task:
     info: TaskInfo
     name: str = "task"
 
-    def build_model(self, net, embed_dim: int):
+    def build_model(self, net, kind: str, make_net=None):
+        """The model for topology kind ``kind`` (one of ``info.topologies``) around ``net``.
+
+        ``make_net(bidirectional=...)`` builds another network of the configured cell and depth
+        (an encoder–decoder's decoder).
+        """
+        raise NotImplementedError
+
+    @property
+    def input_size(self) -> int:
+        """What the recurrent network reads: the embedding size, or the feature size."""
         raise NotImplementedError
 
     def train_batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
@@ -69,8 +94,6 @@ class Task:
 
 
 def predict_tags(model, params, batch: Batch, xp) -> tuple[np.ndarray, Array]:
-    """Argmax per step of a many-to-many model: (T, B) ids on the host, and the logits."""
-    from ..backend import to_host
-
+    """Argmax of a classifier's logits, on the host, and the logits."""
     logits, _ = model.logits(params, xp.asarray(batch.inputs), xp.asarray(batch.lengths))
     return to_host(logits.argmax(axis=-1)), logits

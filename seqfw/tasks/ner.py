@@ -56,8 +56,12 @@ class NERTask(Task):
         return (f"ner: {len(self.train)} train / {len(self.val)} validation sentences "
                 f"({n_amb} validation ambiguous tokens), vocabulary {len(self.vocab)}, {len(TAGS)} tags")
 
-    def build_model(self, net, embed_dim: int):
-        return ManyToMany(len(self.vocab), embed_dim, net, len(TAGS))
+    @property
+    def input_size(self) -> int:
+        return self.cfg.embed_dim
+
+    def build_model(self, net, kind: str, make_net=None):
+        return ManyToMany(len(self.vocab), self.cfg.embed_dim, net, len(TAGS))
 
     def train_batch(self, rng, batch_size: int) -> Batch:
         idx = rng.integers(0, len(self._train), size=batch_size)

@@ -1,0 +1,107 @@
+"""``task=char_lm``: a character-level language model; by default the course's "generate new names".
+
+Default corpus: the US census first names shipped by the ``names`` package
+(5,494 names, nothing downloaded); ``task.data.path=FILE`` reads any UTF-8 text
+file instead, one sequence per non-empty line (long lines cut into ``max_len``).
+A sequence is fed as ``<eos> c1 … cn`` and predicts ``c1 … cn <eos>``.
+
+Metrics: ``val/loss`` (nats per character), ``val/bpc`` (bits per character),
+``val/perplexity`` (per character), ``val/loss_per_sequence`` (nats per name,
+its ``<eos>`` included), and from ``num_samples`` names sampled at
+each evaluation, ``sample/new_share``: the share not in the training set.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Optional
+
+import numpy as np
+
+from .base import TaskInfo
+from .lm import LanguageModelTask, read_text
+from .vocab import Vocab
+
+
+@dataclass
+class CharData:
+    path: Optional[str] = None  # a UTF-8 text file, one sequence per line; null = census first names
+    max_len: int = 64  # longer lines are cut into pieces of this many characters
+
+
+@dataclass
+class CharLMConfig:
+    name: str = "char_lm"
+    data: CharData = field(default_factory=CharData)
+    val_fraction: float = 0.1
+    data_seed: int = 0
+    embed_dim: int = 16
+    num_samples: int = 50  # sampled at each evaluation
+    temperature: float = 1.0
+    sample_len: int = 20  # length limit of a sample
+
+
+def census_first_names() -> list[str]:
+    """Male and female first names of the 1990 US census, as shipped by the ``names`` package."""
+    try:
+        root = resources.files("names")
+    except ModuleNotFoundError:
+        raise ValueError("task=char_lm's default corpus comes from the `names` package: pip install names "
+                         "(or point task.data.path at a UTF-8 text file)") from None
+    names = set()
+    for f in ("dist.male.first", "dist.female.first"):
+        names |= {line.split()[0].capitalize() for line in (root / f).read_text().splitlines() if line.strip()}
+    return sorted(names)
+
+
+def read_lines(path: str, max_len: int) -> list[str]:
+    lines = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+    pieces = [line[i : i + max_len] for line in lines for i in range(0, len(line), max_len)]
+    if len(pieces) < 2:
+        raise ValueError(f"task.data.path={path!r} holds {len(pieces)} non-empty line(s); "
+                         "a train/validation split needs at least 2")
+    return pieces
+
+
+class CharLMTask(LanguageModelTask):
+    name = "char_lm"
+    info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/bpc", maximize=False)
+
+    def __init__(self, cfg: CharLMConfig):
+        if cfg.data.max_len < 1 or cfg.embed_dim < 1 or cfg.num_samples < 1 or cfg.sample_len < 1:
+            raise ValueError("task.data.max_len, task.embed_dim, task.num_samples and task.sample_len must be >= 1")
+        if not 0.0 < cfg.val_fraction < 1.0:
+            raise ValueError(f"task.val_fraction must be strictly between 0 and 1, got {cfg.val_fraction}")
+        if not cfg.temperature > 0:
+            raise ValueError(f"task.temperature must be > 0, got {cfg.temperature}")
+        self.cfg = cfg
+        lines = census_first_names() if cfg.data.path is None else read_lines(cfg.data.path, cfg.data.max_len)
+        order = np.random.default_rng(cfg.data_seed).permutation(len(lines))
+        n_val = min(len(lines) - 1, max(1, int(round(cfg.val_fraction * len(lines)))))
+        self.val = [lines[i] for i in order[:n_val]]
+        self.train = [lines[i] for i in order[n_val:]]
+        self.known = set(self.train)
+        train = [list(s) for s in self.train]
+        self._load(train, [list(s) for s in self.val], Vocab.build(train))
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(text)
+
+    def detokenize(self, tokens: list[str]) -> str:
+        return "".join(tokens)
+
+    def describe(self) -> str:
+        source = self.cfg.data.path or "census first names (names package)"
+        return (f"char_lm: {source}: {len(self.train)} train / {len(self.val)} validation sequences, "
+                f"{len(self.vocab)} symbols")
+
+    def evaluate(self, model, params, xp) -> dict[str, float]:
+        metrics = self.lm_metrics(model, params, xp)
+        names = self.sample(model, params, xp, self.cfg.num_samples, np.random.default_rng(self.cfg.data_seed))
+        return {**metrics, "val/bpc": metrics["val/loss"] / math.log(2),
+                "sample/new_share": sum(n not in self.known for n in names) / len(names)}
+
+    def samples(self, model, params, xp) -> str:
+        names = self.sample(model, params, xp, self.cfg.num_samples, np.random.default_rng(self.cfg.data_seed))
+        return self.sample_text(names, self.known)

@@ -1,0 +1,107 @@
+"""What the language-model tasks share: next-token training with teacher forcing, likelihoods, sampling.
+
+A sequence y<1> … y<n> is fed as ``<eos> y<1> … y<n>`` and predicts
+``y<1> … y<n> <eos>`` (teacher forcing: the true previous token is the input).
+P(sentence) = Π_t P(y<t> | y<1> … y<t-1>), including the final ``<eos>``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..backend import to_host
+from ..losses import softmax_cross_entropy
+from ..topologies.io import SequenceModel
+from ..topologies.unroll import length_mask
+from .base import Batch, Task, pad_batch
+from .sampling import sample_ids
+from .vocab import EOS, Vocab
+
+
+class LanguageModelTask(Task):
+    """Subclasses set ``self.cfg`` (``embed_dim``, ``temperature``, ``sample_len``, ``num_samples``,
+    ``data_seed``), implement ``tokenize`` / ``detokenize`` and call ``_load(train, val, vocab)``."""
+
+    def tokenize(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def detokenize(self, tokens: list[str]) -> str:
+        raise NotImplementedError
+
+    def _load(self, train: list[list[str]], val: list[list[str]], vocab: Vocab) -> None:
+        self.train_tokens, self.val_tokens, self.vocab = train, val, vocab
+        self._train = [self._encode(s) for s in train]
+        self._val = [self._encode(s) for s in val]
+
+    def _encode(self, tokens: list[str]) -> tuple[list[int], list[int]]:
+        ids, eos = self.vocab.encode(tokens), self.vocab.stoi[EOS]
+        return [eos] + ids, ids + [eos]
+
+    @property
+    def input_size(self) -> int:
+        return self.cfg.embed_dim
+
+    def build_model(self, net, kind: str, make_net=None):
+        return SequenceModel(kind, net, len(self.vocab), "softmax", len(self.vocab), self.cfg.embed_dim)
+
+    def train_batch(self, rng, batch_size: int) -> Batch:
+        idx = rng.integers(0, len(self._train), size=batch_size)
+        return pad_batch([self._train[i][0] for i in idx], [self._train[i][1] for i in idx])
+
+    def curve_batch(self) -> Batch:
+        return pad_batch([x for x, _ in self._val[:64]], [y for _, y in self._val[:64]])
+
+    def nll(self, model, params, xp, data, batch_size: int = 256) -> tuple[float, int]:
+        """Total negative log-likelihood (nats) of ``data`` and its number of predicted tokens."""
+        total, count = 0.0, 0
+        for start in range(0, len(data), batch_size):
+            chunk = data[start : start + batch_size]
+            b = pad_batch([x for x, _ in chunk], [y for _, y in chunk])
+            logits, _ = model.logits(params, xp.asarray(b.inputs), xp.asarray(b.lengths))
+            loss, _ = softmax_cross_entropy(logits, xp.asarray(b.targets), length_mask(b.lengths, len(b.inputs), xp))
+            total += loss * len(chunk)
+            count += int(b.lengths.sum())
+        return total, count
+
+    def lm_metrics(self, model, params, xp) -> dict[str, float]:
+        total, count = self.nll(model, params, xp, self._val)
+        loss = total / count
+        return {"val/loss": loss, "val/perplexity": math.exp(min(loss, 700.0)),
+                "val/loss_per_sequence": total / len(self._val)}
+
+    def sample(self, model, params, xp, n: int, rng, temperature: float | None = None) -> list[str]:
+        """``n`` new sequences (each sample fed back in; stops at ``<eos>`` or ``task.sample_len``)."""
+        starts = [self.vocab.stoi[EOS]] * n
+        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len,
+                         temperature or self.cfg.temperature, rng, xp)
+        return [self.detokenize(self.vocab.decode(s)) for s in ids]
+
+    def score(self, model, params, xp, text: str) -> tuple[float, list[tuple[str, float]]]:
+        """log P(text) in nats and each token's log-probability (``<unk>`` for unknown words, then ``<eos>``)."""
+        tokens = self.tokenize(text)
+        if not tokens:
+            raise ValueError("nothing to score: the sentence has no tokens")
+        x, y = self._encode(tokens)
+        logits, _ = model.logits(params, xp.asarray(np.array(x)[:, None]), None)
+        z = to_host(logits[:, 0]).astype(np.float64)
+        logp = z - z.max(axis=1, keepdims=True)
+        logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+        per = [(self.vocab.itos[t], float(logp[i, t])) for i, t in enumerate(y)]
+        return sum(v for _, v in per), per
+
+    def sample_text(self, names: list[str], known: set) -> str:
+        return "\n".join(f"{n}{'' if n in known else '  (new)'}" for n in names) + "\n"
+
+
+def read_text(path: str) -> str:
+    """A user's corpus file as text, or a ValueError saying what is wrong with it."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ValueError(f"task.data.path={path!r}: no such file")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"task.data.path={path!r} is not UTF-8 text ({err.reason} at byte {err.start}); "
+                         "convert it (e.g. iconv -t utf-8) or choose another file") from None

@@ -1,0 +1,95 @@
+"""Language models: tokenisation, sentence scores, and sampling from a finished run's checkpoint."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+
+from seqfw import make_task, recurrent
+from seqfw.config import conf_dir, register_configs
+from seqfw.tasks.word_lm import tokenize
+from seqfw.train import RunContext, fit
+
+
+def test_word_tokenisation_and_the_top_k_vocabulary():
+    assert tokenize("Don't stop: 42 times!") == ["don't", "stop", ":", "42", "times", "!"]
+    task = make_task("word_lm", vocab_size=50)
+    assert len(task.vocab) == 53 and task.vocab.itos[:3] == ["<pad>", "<unk>", "<eos>"]
+    x, y = task._val[0]
+    assert y[-1] == task.vocab.stoi["<eos>"] and x[0] == task.vocab.stoi["<eos>"]
+    assert task.vocab.stoi["<unk>"] in {t for x, _ in task._val for t in x}  # rare words became <unk>
+
+
+@pytest.mark.parametrize("name, text", [("word_lm", "the value of the expression is returned ."),
+                                        ("char_lm", "Anna")])
+def test_a_sentence_score_is_the_models_own_likelihood(name, text):
+    task = make_task(name)
+    model = task.build_model(recurrent("lstm", task.input_size, 8), "many_to_many")
+    params = model.init_params(np.random.default_rng(0), np, np.float64)
+    logp, per_token = task.score(model, params, np, text)
+    assert per_token[-1][0] == "<eos>" and len(per_token) == len(task.tokenize(text)) + 1
+    assert logp == pytest.approx(sum(v for _, v in per_token)) and logp < 0
+    x, y = task._encode(task.tokenize(text))
+    loss, *_ = model.loss_and_grads(params, np.array(x)[:, None], np.array(y)[:, None])
+    assert -logp == pytest.approx(loss, rel=1e-10)  # the training loss of that one sentence
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(tmp_path_factory):
+    register_configs()
+    out = tmp_path_factory.mktemp("run")
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["task=char_lm", "tracking=none", "train.steps=30", "cell.hidden_size=16",
+                                           "train.progress=false", "train.eval_every=30", "task.num_samples=5"])
+    fit(cfg, RunContext(output_dir=out))
+    return out / "checkpoint.npz"
+
+
+def sample_cli(*args):
+    return subprocess.run([sys.executable, "-m", "seqfw.sample", *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_sampling_from_a_checkpoint_is_seeded(trained_checkpoint):
+    a = sample_cli(trained_checkpoint, "-n", "6", "--seed", "1")
+    b = sample_cli(trained_checkpoint, "-n", "6", "--seed", "1")
+    c = sample_cli(trained_checkpoint, "-n", "6", "--seed", "2")
+    assert a.returncode == 0, a.stderr
+    names = a.stdout.splitlines()
+    assert len(names) == 6 and a.stdout == b.stdout != c.stdout
+    assert all("<unk>" not in n and "<pad>" not in n and len(n) <= 20 for n in names)
+
+
+def test_scoring_from_a_checkpoint(trained_checkpoint):
+    out = sample_cli(trained_checkpoint, "--score", "Mary")
+    assert out.returncode == 0, out.stderr
+    p = float(out.stdout.split("P(sentence) = ")[1].split()[0])
+    logp = float(out.stdout.split("log P = ")[1].split()[0])
+    assert 0 < p < 1 and math.isclose(math.log(p), logp, rel_tol=1e-4)
+    assert out.stdout.count("\n") == 2 + 5  # header lines, then M a r y <eos>
+
+
+def test_a_bad_source_is_a_clear_error(tmp_path):
+    out = sample_cli("no-such-run", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
+    assert out.returncode == 2 and "error: 'no-such-run' is neither a checkpoint file nor a run" in out.stderr
+    assert "Traceback" not in out.stderr
+    (tmp_path / "fake.npz").write_bytes(b"not a zip")
+    out = sample_cli(tmp_path / "fake.npz")
+    assert out.returncode == 2 and "cannot read checkpoint" in out.stderr
+
+
+def test_one_to_many_generates_from_the_class_token():
+    task = make_task("name_gen")
+    model = task.build_model(recurrent("gru", task.input_size, 8), "one_to_many")
+    params = model.init_params(np.random.default_rng(0), np, np.float64)
+    by_class = task.sample_classes(model, params, np, 4, np.random.default_rng(0))
+    assert set(by_class) == {"female", "male"} and all(len(v) == 4 for v in by_class.values())
+    assert not any("<" in n for v in by_class.values() for n in v)  # no class or special token emitted
+    x, y = task._train[0]
+    assert task.vocab.itos[x[0]] in ("<female>", "<male>") and x[1:] == y[:-1]
+    logp, per = task.score(model, params, np, "female: Anna")
+    assert [t for t, _ in per] == ["A", "n", "n", "a", "<eos>"]
+    with pytest.raises(ValueError, match="CLASS one of female, male"):
+        task.score(model, params, np, "Anna")
