@@ -13,7 +13,7 @@ def grad_norm_figure(curves: dict):
     fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.4), squeeze=False, sharey=True)
     for ax, (name, by_step) in zip(axes[0], sorted(curves.items())):
         for step, values in sorted(by_step.items(), key=lambda kv: int(kv[0])):
-            ax.plot(range(len(values)), [max(v, 1e-12) for v in values], label=f"step {step}")
+            ax.plot(range(len(values)), [max(v, 1e-30) for v in values], label=f"step {step}")  # 0 -> floor
         ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("time step t")

@@ -130,11 +130,15 @@ def _options(kind: str, registry: dict, name: str, options: dict) -> tuple[Spec,
     return spec, (dataclasses.asdict(_instance(spec.config, options)) if spec.config else {})
 
 
-def _instance(cls: type, values: dict):
+def _instance(cls: type, values: dict, where: str = ""):
     """``cls(**values)``, building nested dataclass fields from their dicts (``task.data.path``)."""
     hints = typing.get_type_hints(cls)
-    kwargs = {k: _instance(hints[k], v) if dataclasses.is_dataclass(hints.get(k)) and isinstance(v, dict) else v
-              for k, v in values.items()}
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise PluginError(f"unknown option {', '.join(where + k for k in unknown)}; the options there are: "
+                          f"{', '.join(f.name for f in dataclasses.fields(cls))}.")
+    kwargs = {k: _instance(hints[k], v, f"{where}{k}.") if dataclasses.is_dataclass(hints.get(k))
+              and isinstance(v, dict) else v for k, v in values.items()}
     return cls(**kwargs)
 
 

@@ -188,26 +188,11 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
         if step - 1 in curve_steps:
             _record_curves(curves, step - 1, model, params, task, xp, tracker)
         batch = task.train_batch(rng, t.batch_size).to(xp, be.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught just below, with advice
-            loss, grads = _loss_and_grads(model, params, batch, t.bptt, be.random)
-        if not math.isfinite(loss):
-            raise TrainingError(
-                f"the training loss became {loss} at step {step}. The learning rate is likely too high "
-                f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set train.clip_norm."
-            )
-        log_now = step % t.log_every == 0
-        if log_now:
-            per_param = {f"grad_norm/{k}": float(math.sqrt(float((g * g).sum()))) for k, g in flatten(grads).items()}
-        norm = clip_by_global_norm(grads, t.clip_norm) if t.clip_norm else None
-        if t.clip_value:
-            clip_by_value(grads, t.clip_value)
-        opt.step(grads)
+        loss, logged = _step(cfg, model, params, opt, batch, be.random, step)
         tokens += int(to_host(batch.lengths).sum())
         rate = tokens / (time.perf_counter() - start)
-        if log_now:
-            norm = norm if norm is not None else math.sqrt(sum(v * v for v in per_param.values()))
-            tracker.log_metrics({"train/loss": loss, "grad_norm/global": norm, "throughput/tokens_per_s": rate,
-                                 **per_param}, step)
+        if logged:
+            tracker.log_metrics({**logged, "throughput/tokens_per_s": rate}, step)
         if step % t.eval_every == 0 or step == t.steps:
             metrics = task.evaluate(model, params, xp)
             tracker.log_metrics(metrics, step)
@@ -229,6 +214,30 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
     tracker.finish("FINISHED")
     return RunResult(metrics, float(metrics[metric]), metric, t.steps, seconds, tokens / seconds, tracker.run_id,
                      tracker.browse_hint(), describe(cfg, task), loss)
+
+
+def _step(cfg, model, params, opt, batch, noise, step: int) -> tuple[float, dict | None]:
+    """One update: loss and gradients, clipping, the optimizer. Returns the loss and, every
+    ``train.log_every`` steps, the metrics to log (gradient norms before clipping)."""
+    t = cfg.train
+    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught just below, with advice
+        loss, grads = _loss_and_grads(model, params, batch, t.bptt, noise)
+    if not math.isfinite(loss):
+        raise TrainingError(
+            f"the training loss became {loss} at step {step}. The learning rate is likely too high "
+            f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set train.clip_norm."
+        )
+    logged = None
+    if step % t.log_every == 0:
+        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
+        logged = {"train/loss": loss, "grad_norm/global": math.sqrt(sum(v * v for v in per_param.values())),
+                  **per_param}
+    if t.clip_norm:
+        clip_by_global_norm(grads, t.clip_norm)
+    if t.clip_value:
+        clip_by_value(grads, t.clip_value)
+    opt.step(grads)
+    return loss, logged
 
 
 def batch_loss(model, params, batch, train: bool = True, noise=None, step_norms: bool = False):

@@ -107,7 +107,8 @@ def test_user_errors_are_one_clear_message_without_a_traceback(tmp_path, args, e
 def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):
     out = seqfw("--help", cwd=tmp_path)
     assert re.search(r"cell\s+gru, gru_simple, lstm, rnn", out.stdout)
-    assert re.search(r"topology\s+bidir, deep, many_to_many", out.stdout)
+    assert re.search(r"topology\s+bidir, deep, encoder_decoder, many_to_many, many_to_one, one_to_many, one_to_one",
+                     out.stdout)
     cfg = seqfw("cell=gru", "topology=deep", "--cfg", "job", cwd=tmp_path).stdout
     assert "name: gru" in cfg and "num_layers: 3" in cfg and "reset_after: false" in cfg
 

@@ -255,7 +255,7 @@ def test_the_other_topologies_are_refused_for_ner():
     from seqfw import train
 
     others = sorted(set(OPTIONS["topology"]) - set(NER_TOPOLOGIES))
-    assert others == ["encoder_decoder", "many_to_one", "one_to_one"]
+    assert others == ["encoder_decoder", "many_to_one", "one_to_many", "one_to_one"]
     for option in others:
         with pytest.raises(train.ConfigError, match="does not fit task=ner: it fits many_to_many"):
             train.build(make([f"topology={option}", *TINY]))

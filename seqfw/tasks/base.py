@@ -76,12 +76,16 @@ class Task:
         """What the recurrent network reads: the embedding size, or the feature size."""
         raise NotImplementedError
 
+    # Tasks that keep their encoded data as ``self._train`` / ``self._val`` lists of
+    # ``(input ids, targets)`` get batching for free; others override these two.
     def train_batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
-        raise NotImplementedError
+        """``batch_size`` training examples drawn with replacement, padded."""
+        idx = rng.integers(0, len(self._train), size=batch_size)
+        return pad_batch([self._train[i][0] for i in idx], [self._train[i][1] for i in idx])
 
     def curve_batch(self) -> Batch:
-        """A fixed batch on which the gradient-norm curves are measured."""
-        raise NotImplementedError
+        """A fixed batch (the first 64 validation examples) on which gradient-norm curves are measured."""
+        return pad_batch([x for x, _ in self._val[:64]], [y for _, y in self._val[:64]])
 
     def evaluate(self, model, params, xp) -> dict[str, float]:
         raise NotImplementedError

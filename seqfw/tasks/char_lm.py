@@ -1,8 +1,10 @@
 """``task=char_lm``: a character-level language model; by default the course's "generate new names".
 
 Default corpus: the US census first names shipped by the ``names`` package
-(5,494 names, nothing downloaded); ``task.data.path=FILE`` reads any UTF-8 text
-file instead, one sequence per non-empty line (long lines cut into ``max_len``).
+(5,163 distinct names, nothing downloaded); ``task.data.builtin=python_docs`` uses
+the text of Python's reference documentation (``pydoc_data``, ~465k characters)
+and ``task.data.path=FILE`` any UTF-8 text file, one sequence per non-empty line
+(long lines cut into ``max_len``).
 A sequence is fed as ``<eos> c1 … cn`` and predicts ``c1 … cn <eos>``.
 
 Metrics: ``val/loss`` (nats per character), ``val/bpc`` (bits per character),
@@ -21,12 +23,17 @@ import numpy as np
 
 from .base import TaskInfo
 from .lm import LanguageModelTask, read_text
+from .word_lm import documentation_text
 from .vocab import Vocab
+
+
+BUILTIN = ("names", "python_docs")
 
 
 @dataclass
 class CharData:
-    path: Optional[str] = None  # a UTF-8 text file, one sequence per line; null = census first names
+    path: Optional[str] = None  # a UTF-8 text file, one sequence per line; null = the built-in corpus
+    builtin: str = "names"  # names: census first names; python_docs: Python's reference documentation
     max_len: int = 64  # longer lines are cut into pieces of this many characters
 
 
@@ -55,12 +62,11 @@ def census_first_names() -> list[str]:
     return sorted(names)
 
 
-def read_lines(path: str, max_len: int) -> list[str]:
-    lines = [line.strip() for line in read_text(path).splitlines() if line.strip()]
+def split_lines(text: str, max_len: int, source: str) -> list[str]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     pieces = [line[i : i + max_len] for line in lines for i in range(0, len(line), max_len)]
     if len(pieces) < 2:
-        raise ValueError(f"task.data.path={path!r} holds {len(pieces)} non-empty line(s); "
-                         "a train/validation split needs at least 2")
+        raise ValueError(f"{source} holds {len(pieces)} non-empty line(s); a train/validation split needs at least 2")
     return pieces
 
 
@@ -76,7 +82,14 @@ class CharLMTask(LanguageModelTask):
         if not cfg.temperature > 0:
             raise ValueError(f"task.temperature must be > 0, got {cfg.temperature}")
         self.cfg = cfg
-        lines = census_first_names() if cfg.data.path is None else read_lines(cfg.data.path, cfg.data.max_len)
+        if cfg.data.builtin not in BUILTIN:
+            raise ValueError(f"task.data.builtin must be one of {', '.join(BUILTIN)}, got {cfg.data.builtin!r}")
+        if cfg.data.path is not None:
+            lines = split_lines(read_text(cfg.data.path), cfg.data.max_len, f"task.data.path={cfg.data.path!r}")
+        elif cfg.data.builtin == "python_docs":
+            lines = split_lines(documentation_text(), cfg.data.max_len, "python_docs")
+        else:
+            lines = census_first_names()
         order = np.random.default_rng(cfg.data_seed).permutation(len(lines))
         n_val = min(len(lines) - 1, max(1, int(round(cfg.val_fraction * len(lines)))))
         self.val = [lines[i] for i in order[:n_val]]
@@ -92,7 +105,8 @@ class CharLMTask(LanguageModelTask):
         return "".join(tokens)
 
     def describe(self) -> str:
-        source = self.cfg.data.path or "census first names (names package)"
+        source = self.cfg.data.path or {"names": "census first names (names package)",
+                                         "python_docs": "Python reference documentation"}[self.cfg.data.builtin]
         return (f"char_lm: {source}: {len(self.train)} train / {len(self.val)} validation sequences, "
                 f"{len(self.vocab)} symbols")
 

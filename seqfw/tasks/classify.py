@@ -5,7 +5,7 @@ import numpy as np
 
 from ..losses import softmax_cross_entropy
 from ..topologies.io import SequenceModel
-from .base import Batch, Task, pad_batch, predict_tags
+from .base import Task, pad_batch, predict_tags
 from .vocab import Vocab
 
 
@@ -27,14 +27,6 @@ class ClassifyTask(Task):
 
     def build_model(self, net, kind: str, make_net=None):
         return SequenceModel(kind, net, len(self.classes), "softmax", len(self.vocab), self.cfg.embed_dim)
-
-    def train_batch(self, rng, batch_size: int) -> Batch:
-        idx = rng.integers(0, len(self._train), size=batch_size)
-        return pad_batch([self._train[i][0] for i in idx], [self._train[i][1] for i in idx])
-
-    def curve_batch(self) -> Batch:
-        chunk = self._val[:64]
-        return pad_batch([x for x, _ in chunk], [y for _, y in chunk])
 
     def predict(self, model, params, xp, batch_size: int = 512) -> tuple[np.ndarray, float]:
         """Predicted class per validation sentence, and the validation loss (per sentence)."""

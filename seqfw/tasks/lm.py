@@ -15,7 +15,7 @@ from ..backend import to_host
 from ..losses import softmax_cross_entropy
 from ..topologies.io import SequenceModel
 from ..topologies.unroll import length_mask
-from .base import Batch, Task, pad_batch
+from .base import Task, pad_batch
 from .sampling import sample_ids
 from .vocab import EOS, Vocab
 
@@ -45,13 +45,6 @@ class LanguageModelTask(Task):
 
     def build_model(self, net, kind: str, make_net=None):
         return SequenceModel(kind, net, len(self.vocab), "softmax", len(self.vocab), self.cfg.embed_dim)
-
-    def train_batch(self, rng, batch_size: int) -> Batch:
-        idx = rng.integers(0, len(self._train), size=batch_size)
-        return pad_batch([self._train[i][0] for i in idx], [self._train[i][1] for i in idx])
-
-    def curve_batch(self) -> Batch:
-        return pad_batch([x for x, _ in self._val[:64]], [y for _, y in self._val[:64]])
 
     def nll(self, model, params, xp, data, batch_size: int = 256) -> tuple[float, int]:
         """Total negative log-likelihood (nats) of ``data`` and its number of predicted tokens."""

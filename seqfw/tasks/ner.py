@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from ..topologies import ManyToMany
-from .base import Batch, Task, TaskInfo, pad_batch, predict_tags
+from .base import Task, TaskInfo, pad_batch, predict_tags
 from .ner_corpus import TAGS, entity_spans, generate
 from .vocab import Vocab
 
@@ -62,13 +61,6 @@ class NERTask(Task):
 
     def build_model(self, net, kind: str, make_net=None):
         return ManyToMany(len(self.vocab), self.cfg.embed_dim, net, len(TAGS))
-
-    def train_batch(self, rng, batch_size: int) -> Batch:
-        idx = rng.integers(0, len(self._train), size=batch_size)
-        return pad_batch([self._train[i][0] for i in idx], [self._train[i][1] for i in idx])
-
-    def curve_batch(self) -> Batch:
-        return pad_batch([x for x, _ in self._val[:64]], [y for _, y in self._val[:64]])
 
     def _predict(self, model, params, xp, batch_size: int = 512) -> list[list[str]]:
         out = []

@@ -1,7 +1,6 @@
 """Bidirectional layers: one cell reads the sequence forwards, another backwards."""
 from __future__ import annotations
 
-import numpy as np
 
 from ..backend import Array, xp_of
 from ..cells.base import Cell

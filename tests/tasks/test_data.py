@@ -86,3 +86,10 @@ def test_char_lm_reads_a_text_file_and_refuses_bad_ones(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n")
     with pytest.raises(ValueError, match="needs at least 2"):
         make_task("char_lm", data={"path": str(tmp_path / "empty.txt")})
+
+
+def test_char_lm_python_docs_corpus_and_bad_choice():
+    task = make_task("char_lm", data={"builtin": "python_docs", "max_len": 64})
+    assert len(task.train) > 10000 and max(len(s) for s in task.train) <= 64
+    with pytest.raises(ValueError, match="task.data.builtin must be one of names, python_docs"):
+        make_task("char_lm", data={"builtin": "shakespeare"})
