@@ -14,7 +14,7 @@ import numpy as np
 
 from ..backend import to_host
 from ..topologies.io import SequenceModel
-from .base import Batch, Task, TaskInfo
+from .base import Batch, Task, TaskInfo, require_positive
 
 BASELINE_MSE = 1 / 6
 
@@ -50,9 +50,7 @@ class AddingTask(Task):
     def __init__(self, cfg: AddingConfig):
         if cfg.seq_len < 2:
             raise ValueError(f"task.seq_len must be >= 2 (one marked value per half), got {cfg.seq_len}")
-        for key in ("num_val", "num_samples"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "num_val", "num_samples")
         self.cfg = cfg
         self.val = make_batch(np.random.default_rng(cfg.data_seed), cfg.num_val, cfg.seq_len)
 

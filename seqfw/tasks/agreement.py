@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo
+from .base import TaskInfo, require_positive
 from .classify import ClassifyTask
 
 SUBJECTS = [("cat", "cats"), ("dog", "dogs"), ("teacher", "teachers"), ("child", "children"),
@@ -76,9 +76,7 @@ class AgreementTask(ClassifyTask):
         if not 1 <= cfg.clause_min <= cfg.clause_max:
             raise ValueError(f"task.clause_min and task.clause_max need 1 <= min <= max, got "
                              f"{cfg.clause_min}, {cfg.clause_max}")
-        for key in ("num_train", "num_val", "embed_dim", "num_samples"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         data = [make_sentence(rng, cfg.clause_min, cfg.clause_max) for _ in range(cfg.num_train + cfg.num_val)]

@@ -57,6 +57,13 @@ class TaskInfo:
     default_topology: str = "many_to_many"  # the conf/topology option `task=<this>` selects
 
 
+def require_positive(cfg, *keys: str) -> None:
+    """Refuse ``task.<key> < 1`` for each key, naming it (a task's size settings)."""
+    for key in keys:
+        if getattr(cfg, key) < 1:
+            raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+
+
 class Task:
     """Base class. Subclasses set ``info`` and implement the methods below."""
 

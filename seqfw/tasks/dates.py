@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..topologies.encdec import EncoderDecoder
-from .base import Batch, Task, TaskInfo, pad_batch
+from .base import Batch, Task, TaskInfo, pad_batch, require_positive
 from .vocab import EOS, Vocab
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -63,9 +63,7 @@ class DatesTask(Task):
                     default_topology="encoder_decoder")
 
     def __init__(self, cfg: DatesConfig):
-        for key in ("num_train", "num_val", "embed_dim", "beam_size", "num_samples"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "num_train", "num_val", "embed_dim", "beam_size", "num_samples")
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         pairs = [make_pair(rng) for _ in range(cfg.num_train + cfg.num_val)]

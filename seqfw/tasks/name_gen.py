@@ -16,7 +16,7 @@ from importlib import resources
 
 import numpy as np
 
-from .base import TaskInfo
+from .base import TaskInfo, require_positive
 from .lm import LanguageModelTask
 from .sampling import sample_ids
 from .vocab import EOS, PAD, UNK, Vocab
@@ -51,9 +51,7 @@ class NameGenTask(LanguageModelTask):
     def __init__(self, cfg: NameGenConfig):
         if not 0.0 < cfg.val_fraction < 1.0:
             raise ValueError(f"task.val_fraction must be strictly between 0 and 1, got {cfg.val_fraction}")
-        for key in ("embed_dim", "num_samples", "sample_len"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "embed_dim", "num_samples", "sample_len")
         if not cfg.temperature > 0:
             raise ValueError(f"task.temperature must be > 0, got {cfg.temperature}")
         self.cfg = cfg

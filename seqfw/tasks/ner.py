@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 
 from ..topologies import ManyToMany
-from .base import Task, TaskInfo, pad_batch, predict_tags
+from .base import Task, TaskInfo, pad_batch, predict_tags, require_positive
 from .ner_corpus import TAGS, entity_spans, generate
 from .vocab import Vocab
 
@@ -33,9 +33,7 @@ class NERTask(Task):
     info = TaskInfo(topologies=("many_to_many",), bidirectional=True, metric="val/entity_f1")
 
     def __init__(self, cfg: NERConfig):
-        for key in ("num_sentences", "embed_dim", "num_samples"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "num_sentences", "embed_dim", "num_samples")
         for key in ("val_fraction", "ambiguous_fraction"):
             if not 0.0 < getattr(cfg, key) < 1.0:
                 raise ValueError(f"task.{key} must be strictly between 0 and 1, got {getattr(cfg, key)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import to_host
+from ..topologies.encdec import extend_unfinished
 from .vocab import EOS, PAD, UNK, Vocab
 
 
@@ -41,11 +42,7 @@ def sample_ids(model, params, vocab: Vocab, starts: list[int], max_len: int, tem
         p = np.exp(z - z.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
         tokens = np.array([rng.choice(p.shape[1], p=row) for row in p])  # banned ids have p = 0
-        for b in np.flatnonzero(~done):
-            if tokens[b] == eos:
-                done[b] = True
-            else:
-                out[b].append(int(tokens[b]))
+        extend_unfinished(out, done, tokens, eos)
         if done.all():
             break
     return out

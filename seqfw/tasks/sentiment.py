@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo
+from .base import TaskInfo, require_positive
 from .classify import ClassifyTask
 
 POSITIVE = "good great excellent wonderful enjoyable brilliant lovely superb".split()
@@ -100,9 +100,7 @@ class SentimentTask(ClassifyTask):
                     default_topology="many_to_one")
 
     def __init__(self, cfg: SentimentConfig):
-        for key in ("num_train", "num_val", "embed_dim", "num_samples"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         data = [make_sentence(rng) for _ in range(cfg.num_train + cfg.num_val)]

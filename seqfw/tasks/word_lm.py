@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo
+from .base import TaskInfo, require_positive
 from .lm import LanguageModelTask, read_text
 from .vocab import Vocab
 
@@ -74,9 +74,7 @@ class WordLMTask(LanguageModelTask):
     info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/perplexity", maximize=False)
 
     def __init__(self, cfg: WordLMConfig):
-        for key in ("vocab_size", "embed_dim", "num_samples", "sample_len"):
-            if getattr(cfg, key) < 1:
-                raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require_positive(cfg, "vocab_size", "embed_dim", "num_samples", "sample_len")
         if not 1 <= cfg.data.min_len <= cfg.data.max_len:
             raise ValueError(f"task.data.min_len and max_len need 1 <= min <= max, got {cfg.data.min_len}, "
                              f"{cfg.data.max_len}")

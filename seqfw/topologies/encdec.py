@@ -22,6 +22,15 @@ from .stacked import Stacked
 from .unroll import length_mask
 
 
+def extend_unfinished(out: list, done: np.ndarray, tokens: np.ndarray, eos: int) -> None:
+    """Append each unfinished sequence's new token, or mark it finished at ``<eos>`` (not appended)."""
+    for b in np.flatnonzero(~done):
+        if tokens[b] == eos:
+            done[b] = True
+        else:
+            out[b].append(int(tokens[b]))
+
+
 class EncoderDecoder:
     kind = "encoder_decoder"
 
@@ -97,11 +106,7 @@ class EncoderDecoder:
         for _ in range(max_len):
             logp, state = self._step(params, tokens, state, xp)
             tokens = logp.argmax(axis=1)
-            for b in np.flatnonzero(~done):
-                if tokens[b] == eos:
-                    done[b] = True
-                else:
-                    out[b].append(int(tokens[b]))
+            extend_unfinished(out, done, tokens, eos)
             if done.all():
                 break
         return out
