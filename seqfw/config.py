@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from omegaconf import MISSING, OmegaConf
 
-from .plugins import cell_registry, task_registry
+from .plugins import cell_registry, registry, task_registry
 
 TOPOLOGY_KINDS = ("many_to_many", "one_to_many", "many_to_one", "one_to_one", "encoder_decoder")
 
@@ -114,8 +114,8 @@ def unknown_keys(cfg) -> list[str]:
         "tracking": {f.name for f in dataclasses.fields(TrackingConf)},
         "train": {f.name for f in dataclasses.fields(TrainConf)},
     }
-    for group, registry, extra in (("cell", cell_registry(), {"hidden_size"}), ("task", task_registry(), set())):
-        spec = registry.get(cfg[group].name)
+    for group, specs, extra in (("cell", cell_registry(), {"hidden_size"}), ("task", task_registry(), set())):
+        spec = specs.get(cfg[group].name)
         if spec is not None:
             allowed[group] = {"name"} | extra | ({f.name for f in dataclasses.fields(spec.config)} if spec.config else set())
     schema = OPTIM_SCHEMAS.get(cfg.optim.name)
@@ -166,6 +166,8 @@ def register_configs() -> None:
         cs.store(group="schema/optim", name=name, node=schema)
     for name, spec in cell_registry().items():
         cs.store(group="cell", name=name, node=_node(name, spec.config, [("hidden_size", int, 64)]))
+    for name in registry("cell").broken:  # selectable, so that choosing it says why it is broken
+        cs.store(group="cell", name=name, node=_node(name, None, [("hidden_size", int, 64)]))
     for name, spec in task_registry().items():
         # package _global_ so that the task can select its own default topology (`task=adding` ->
         # many_to_one); a topology given on the command line still wins.
@@ -180,7 +182,8 @@ def register_configs() -> None:
 
 def help_text() -> str:
     """``python -m seqfw --help``: every group and its options, plugins included, then the composed config."""
-    groups = {"cell": sorted(cell_registry()), "task": sorted(task_registry())}
+    broken = [f"{name} (broken)" for name in registry("cell").broken]
+    groups = {"cell": sorted(cell_registry()) + broken, "task": sorted(task_registry())}
     for group in ("topology", "backend", "optim", "tracking"):
         groups[group] = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
     groups["experiment"] = sorted(p.stem for p in experiments_dir().glob("*.yaml"))

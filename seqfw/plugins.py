@@ -12,7 +12,7 @@ import typing
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -76,50 +76,113 @@ def _manager() -> pluggy.PluginManager:
     return get_plugin_manager()
 
 
+class Registry(NamedTuple):
+    specs: dict  # name -> Spec, usable
+    owners: dict  # name -> plugin name, for every name seen (usable or broken)
+    broken: dict  # name -> why it cannot be used
+
+
 @lru_cache(maxsize=None)
+def registry(kind: str) -> Registry:
+    """Every registered cell or task (``kind``), built once per process, broken ones set aside."""
+    return _collect(_manager(), kind)
+
+
 def cell_registry() -> dict[str, Spec]:
-    """Every registered cell by name (built once per process)."""
-    return _collect(_manager(), "cell")
+    """Every usable registered cell by name."""
+    return registry("cell").specs
 
 
-@lru_cache(maxsize=None)
 def task_registry() -> dict[str, Spec]:
-    """Every registered task by name (built once per process)."""
-    return _collect(_manager(), "task")
+    """Every usable registered task by name."""
+    return registry("task").specs
 
 
 def plugin_of(kind: str, name: str) -> str:
     """The name of the plugin that registered cell/task ``name``."""
-    return _collect(_manager(), kind, owners=True)[name]
+    return registry(kind).owners[name]
 
 
-def _collect(pm: pluggy.PluginManager, kind: str, owners: bool = False) -> dict:
+def _warn(message: str) -> None:
+    warnings.warn(message + " The other cells and tasks are unaffected.", RuntimeWarning, stacklevel=3)
+
+
+def _collect(pm: pluggy.PluginManager, kind: str) -> Registry:
+    """Call every plugin's hook; a hook that raises or returns a bad spec is reported and skipped."""
     hook = getattr(pm.hook, f"seqfw_add_{kind}s")
-    registry: dict[str, Spec] = {}
-    owner: dict[str, str] = {}
+    out = Registry({}, {}, {})
     for impl in hook.get_hookimpls():  # registration order: built-ins first
-        for spec in impl.function() or []:
-            if spec.name in registry:
+        try:
+            specs = list(impl.function() or [])
+        except Exception as err:  # a third party's bug must not stop seqfw
+            _warn(f"seqfw plugin {impl.plugin_name!r} raised in seqfw_add_{kind}s and is skipped: "
+                  f"{type(err).__name__}: {err}.")
+            continue
+        for spec in specs:
+            name = getattr(spec, "name", repr(spec))
+            if name in out.owners:
                 raise PluginError(
-                    f"{kind} name {spec.name!r} is registered twice, by plugins {owner[spec.name]!r} "
+                    f"{kind} name {name!r} is registered twice, by plugins {out.owners[name]!r} "
                     f"and {impl.plugin_name!r}; uninstall one of them or rename its {kind}."
                 )
-            registry[spec.name] = spec
-            owner[spec.name] = impl.plugin_name
-    return owner if owners else registry
+            out.owners[name] = impl.plugin_name
+            problem = _problem(kind, spec)
+            if problem:
+                out.broken[name] = f"{kind} {name!r} from plugin {impl.plugin_name!r} is broken: {problem}"
+                _warn(out.broken[name] + ".")
+            else:
+                out.specs[name] = spec
+    return out
+
+
+def _problem(kind: str, spec) -> str | None:
+    """Why ``spec`` cannot be used, or None: wrong types, or (for a cell) one step that fails."""
+    from .cells.base import Cell
+    from .tasks.base import Task
+
+    base = Cell if kind == "cell" else Task
+    if not isinstance(spec, Spec):
+        return f"seqfw_add_{kind}s must return seqfw.Spec objects, got {type(spec).__name__}"
+    if not (isinstance(spec.cls, type) and issubclass(spec.cls, base)):
+        return f"its class {spec.cls!r} is not a subclass of {base.__module__}.{base.__name__}"
+    if spec.config is not None and not dataclasses.is_dataclass(spec.config):
+        return f"its config {spec.config!r} is not a dataclass"
+    if kind == "cell":
+        try:
+            _smoke(spec)
+        except Exception as err:
+            return f"one forward and backward step failed ({type(err).__name__}: {err})"
+    return None
+
+
+def _smoke(spec) -> None:
+    """Build the cell with its defaults and run two steps forward and back (cheap; the full kit is seqfw.testing)."""
+    import numpy as np
+
+    from .topologies.unroll import unroll, unroll_backward
+
+    options = dataclasses.asdict(spec.config()) if spec.config else {}
+    cell = spec.cls(2, 3, **options)
+    params = cell.init_params(np.random.default_rng(0), np, np.float64)
+    x = np.ones((2, 1, 2))
+    ys, _, cache = unroll(cell, params, x, cell.initial_state(1, np, np.float64))
+    unroll_backward(cell, params, np.ones_like(ys), None, cache)
 
 
 def _collect_cells(pm: pluggy.PluginManager) -> dict[str, Spec]:
-    return _collect(pm, "cell")
+    return _collect(pm, "cell").specs
 
 
-def _options(kind: str, registry: dict, name: str, options: dict) -> tuple[Spec, dict]:
-    if name not in registry:
+def _options(kind: str, name: str, options: dict) -> tuple[Spec, dict]:
+    known = registry(kind)
+    if name in known.broken:
+        raise PluginError(f"{known.broken[name]}. Fix or uninstall that plugin, or choose another {kind}.")
+    if name not in known.specs:
         raise PluginError(
-            f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(registry))}. "
+            f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(known.specs))}. "
             f"A third-party {kind} must be installed (`pip install <package>`) to be selectable."
         )
-    spec = registry[name]
+    spec = known.specs[name]
     allowed = {f.name for f in dataclasses.fields(spec.config)} if spec.config else set()
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -144,11 +207,11 @@ def _instance(cls: type, values: dict, where: str = ""):
 
 def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
     """Build the cell registered as ``name``, checking ``options`` against its config."""
-    spec, values = _options("cell", cell_registry(), name, options)
+    spec, values = _options("cell", name, options)
     return spec.cls(input_size, hidden_size, **values)
 
 
 def make_task(name: str, **options: Any):
     """Build the task registered as ``name`` from its config dataclass (validated by the task)."""
-    spec, _ = _options("task", task_registry(), name, options)
+    spec, _ = _options("task", name, options)
     return spec.cls(_instance(spec.config, options))

@@ -102,7 +102,9 @@ def _net_factory(cfg, input_size: int):
             return recurrent(cfg.cell.name, input_size, hidden, num_layers=topo.num_layers,
                              bidirectional=topo.bidirectional if bidirectional is None else bidirectional,
                              dropout=topo.dropout, **options)
-        except (ValueError, PluginError) as err:  # the cell's own check: say which key to change
+        except PluginError:
+            raise  # already names the cell and what to do
+        except ValueError as err:  # the cell's own check: say which key to change
             key = next((k for k in options if k in str(err)), None)
             where = f"cell.{key}={options[key]!r}" if key else f"cell={cfg.cell.name}"
             raise ConfigError(f"{where}: {err}") from None
