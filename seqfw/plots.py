@@ -1,4 +1,4 @@
-"""Figures for tracking (matplotlib, imported only when a figure is made)."""
+"""Figures for tracking (matplotlib, imported only when a figure is made): gradient-norm curves and heatmaps."""
 from __future__ import annotations
 
 
@@ -20,5 +20,28 @@ def grad_norm_figure(curves: dict):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("‖∂L/∂a⟨t⟩‖")
     axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grad_norm_heatmap(curves: dict):
+    """One panel per layer/direction: log10 ‖∂L/∂a<t>‖ over training step (rows) × time step t (columns)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    n = len(curves)
+    fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.6), squeeze=False)
+    for ax, (name, by_step) in zip(axes[0], sorted(curves.items())):
+        steps = sorted(by_step, key=int)
+        grid = np.log10(np.maximum(np.array([by_step[s] for s in steps]), 1e-30))
+        image = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        ax.set_yticks(range(len(steps)), steps)
+        ax.set_title(name)
+        ax.set_xlabel("time step t")
+        ax.set_ylabel("training step")
+        fig.colorbar(image, ax=ax, label="log10 ‖∂L/∂a⟨t⟩‖")
     fig.tight_layout()
     return fig

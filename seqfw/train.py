@@ -146,7 +146,7 @@ def build(cfg: DictConfig):
 def describe(cfg, task) -> str:
     t = cfg.topology
     kind = t.kind or task.info.topologies[0]
-    shape = (f"{kind}, {t.num_layers} layer{'s' if t.num_layers > 1 else ''}"
+    shape = (f"{'' if kind == t.name else kind + ', '}{t.num_layers} layer{'s' if t.num_layers > 1 else ''}"
              f"{', bidirectional' if t.bidirectional else ''}")
     return (f"{task.describe()}\ncell {cfg.cell.name} (H={cfg.cell.hidden_size}) · topology {t.name} ({shape}) · "
             f"backend {cfg.backend.name} {cfg.backend.dtype} · optim {cfg.optim.name} lr={cfg.optim.lr} · "
@@ -186,6 +186,8 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
     tokens, start = 0, time.perf_counter()
     bar = tqdm(total=t.steps, desc="train", file=sys.stderr, disable=not t.progress, dynamic_ncols=True,
                mininterval=0.5)
+    heat: dict[str, dict] = {}
+    _record_curves(heat, 0, model, params, task, xp, tracker, "heatmap")
     for step in range(1, t.steps + 1):
         if step - 1 in curve_steps:
             _record_curves(curves, step - 1, model, params, task, xp, tracker)
@@ -199,6 +201,7 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
             metrics = task.evaluate(model, params, xp)
             tracker.log_metrics(metrics, step)
             tracker.log_text(task.samples(model, params, xp), f"samples/step_{step:06d}.txt")
+            _record_curves(heat, step, model, params, task, xp, tracker, "heatmap")
             tracker.flush()
         bar.set_postfix({"loss": f"{loss:.3f}", metric: f"{metrics.get(metric, float('nan')):.3f}",
                          "tok/s": f"{rate:,.0f}"}, refresh=False)
@@ -265,8 +268,9 @@ def _loss_and_grads(model, params, batch, bptt, noise):
     return loss, grads
 
 
-def _record_curves(curves: dict, step: int, model, params, task, xp, tracker) -> None:
-    """‖∂L/∂a<t>‖ against t on a fixed validation batch, per layer and direction; logged as JSON and a plot."""
+def _record_curves(curves: dict, step: int, model, params, task, xp, tracker, name: str = "curves") -> None:
+    """‖∂L/∂a<t>‖ against t on a fixed validation batch, per layer and direction, at training step
+    ``step``; logged as JSON and a figure: line plots (``curves``) or a training-step × t heatmap."""
     if tracker.run_id is None:
         return
     b = task.curve_batch().to(xp, params["head"]["W"].dtype)
@@ -274,10 +278,11 @@ def _record_curves(curves: dict, step: int, model, params, task, xp, tracker) ->
     for layer, dirs in enumerate(norms):
         for d, values in dirs.items():
             curves.setdefault(f"layer{layer}/{d}", {})[str(step)] = [float(v) for v in to_host(values)]
-    tracker.log_dict(curves, "grad_norms/curves.json")
-    from .plots import grad_norm_figure
+    tracker.log_dict(curves, f"grad_norms/{name}.json")
+    from .plots import grad_norm_figure, grad_norm_heatmap
 
-    tracker.log_figure(lambda: grad_norm_figure(curves), "grad_norms/curves.png")
+    plot = grad_norm_heatmap if name == "heatmap" else grad_norm_figure
+    tracker.log_figure(lambda: plot(curves), f"grad_norms/{name}.png")
 
 
 def run(cfg: Any, ctx: RunContext | None = None) -> float:

@@ -56,13 +56,17 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     local = client.download_artifacts(run_id, "", str(art.mkdir() or art))
     files = {os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs}
     assert {"config/resolved.yaml", "config/hydra/config.yaml", "config/hydra/overrides.yaml",
-            "grad_norms/curves.json", "grad_norms/curves.png", "samples/step_000020.txt",
+            "grad_norms/curves.json", "grad_norms/curves.png", "grad_norms/heatmap.json",
+            "grad_norms/heatmap.png", "samples/step_000020.txt",
             "samples/step_000040.txt", "checkpoints/checkpoint.npz"} <= files
     import json
 
     curves = json.load(open(os.path.join(local, "grad_norms/curves.json")))
     assert set(curves) == {"layer0/fwd", "layer0/bwd"} and set(curves["layer0/fwd"]) == {"0", "20", "40"}
     assert all(v >= 0 for v in curves["layer0/bwd"]["40"]) and max(curves["layer0/bwd"]["0"]) > 0
+    heat = json.load(open(os.path.join(local, "grad_norms/heatmap.json")))  # every evaluation, and step 0
+    assert set(heat) == {"layer0/fwd", "layer0/bwd"} and set(heat["layer0/fwd"]) == {"0", "20", "40"}
+    assert heat["layer0/fwd"]["40"] == curves["layer0/fwd"]["40"]
     sample = open(os.path.join(local, "samples/step_000040.txt")).read()
     assert "token / gold / predicted" in sample and "(ambiguous)" in sample
     with np.load(os.path.join(local, "checkpoints/checkpoint.npz"), allow_pickle=False) as ck:
