@@ -43,6 +43,7 @@ class NoTracker:
     def log_dict(self, obj: Any, path: str) -> None: ...
     def log_figure(self, make_figure, path: str) -> None: ...
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None: ...
+    def log_model(self, checkpoint: str) -> None: ...
     def flush(self) -> None: ...
     def finish(self, status: str = "FINISHED") -> None: ...
 
@@ -110,6 +111,18 @@ class MlflowTracker:
 
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_dir)
+
+    def log_model(self, checkpoint: str) -> None:
+        """The trained model as a pyfunc model under ``model/``: ``mlflow.pyfunc.load_model("runs:/<id>/model")``."""
+        import tempfile
+
+        import mlflow.pyfunc
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "model"
+            mlflow.pyfunc.save_model(str(path), loader_module="seqfw.serving", data_path=str(checkpoint),
+                                     pip_requirements=["seqfw"])
+            self.client.log_artifacts(self.run_id, str(path), "model")
 
     def finish(self, status: str = "FINISHED") -> None:
         self.flush()

@@ -213,6 +213,7 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult
     out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
     ckpt = save_checkpoint(out_dir / "checkpoint.npz", params, step=t.steps, config=OmegaConf.to_yaml(cfg))
     tracker.log_artifact(str(ckpt), "checkpoints")
+    tracker.log_model(str(ckpt))
     if metric not in metrics:
         raise ConfigError(f"optimized_metric={metric!r} is not reported by task={task.name}; it reports "
                           f"{', '.join(sorted(metrics))}")

@@ -57,7 +57,7 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     files = {os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs}
     assert {"config/resolved.yaml", "config/hydra/config.yaml", "config/hydra/overrides.yaml",
             "grad_norms/curves.json", "grad_norms/curves.png", "grad_norms/heatmap.json",
-            "grad_norms/heatmap.png", "samples/step_000020.txt",
+            "grad_norms/heatmap.png", "model/MLmodel", "samples/step_000020.txt",
             "samples/step_000040.txt", "checkpoints/checkpoint.npz"} <= files
     import json
 
@@ -69,6 +69,16 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     assert heat["layer0/fwd"]["40"] == curves["layer0/fwd"]["40"]
     sample = open(os.path.join(local, "samples/step_000040.txt")).read()
     assert "token / gold / predicted" in sample and "(ambiguous)" in sample
+    # the trained model, as a pyfunc model, loads and tags in a fresh process
+    code = ("import mlflow.pyfunc, sys; m = mlflow.pyfunc.load_model(sys.argv[1]); "
+            "print(m.predict(['He said , Teddy bears are on sale !', 'Maria visited Paris .']))")
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    pred = subprocess.run([sys.executable, "-c", code, f"runs:/{run_id}/model"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert pred.returncode == 0, pred.stderr
+    tags = eval(pred.stdout.strip().splitlines()[-1])
+    assert len(tags) == 2 and len(tags[0].split()) == 9 and len(tags[1].split()) == 4
+    assert set(" ".join(tags).split()) <= {"O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"}
     with np.load(os.path.join(local, "checkpoints/checkpoint.npz"), allow_pickle=False) as ck:
         assert ck["params/rnn.layers.0.fwd.W_h"].shape == (8, 32) and int(ck["step"]) == 40
         assert ck["params/embed.W"].shape[1] == 8
@@ -202,3 +212,41 @@ def test_a_plugin_cell_is_selectable_with_its_own_validated_options(tmp_path, pl
     ok = run("cell=scaled_rnn", "cell.scale=0.5", "tracking=none", *TINY)
     assert ok.returncode == 0, ok.stderr
     assert "cell scaled_rnn (H=8)" in ok.stdout
+
+
+@pytest.mark.slow
+def test_mlflow_serves_the_trained_model(tmp_path):
+    """`mlflow models serve` on 127.0.0.1 answers /invocations with one tag string per sentence."""
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    out = seqfw("tracking.experiment=serve", *TINY, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    run_id = re.search(r"MLflow run ([0-9a-f]{32})", out.stdout).group(1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"runs:/{run_id}/model",
+                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert time.time() < deadline and server.poll() is None, "the model server did not come up"
+                time.sleep(0.5)
+        body = json.dumps({"inputs": ["He said , Teddy bears are on sale !", "Maria visited Paris ."]}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
+                                     headers={"Content-Type": "application/json"})
+        predictions = json.load(urllib.request.urlopen(req, timeout=30))["predictions"]
+        assert [len(p.split()) for p in predictions] == [9, 4]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

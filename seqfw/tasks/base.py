@@ -103,6 +103,10 @@ class Task:
     def describe(self) -> str:
         return self.name
 
+    def predict_texts(self, model, params, xp, texts: list[str], rng: np.random.Generator) -> list[str]:
+        """What the served model answers for each input string (``seqfw.serving``)."""
+        raise ValueError(f"task={self.name} has no text interface for predictions")
+
 
 def predict_tags(model, params, batch: Batch, xp) -> tuple[np.ndarray, Array]:
     """Argmax of a classifier's logits, on the host, and the logits."""

@@ -44,6 +44,12 @@ class ClassifyTask(Task):
         gold = np.array([y for _, y in self._val])
         return {"val/accuracy": float((pred == gold).mean()), "val/loss": loss}
 
+    def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
+        """Whitespace-separated words in, the class out."""
+        ids = [self.vocab.encode(t.split()) or [self.vocab.stoi["<unk>"]] for t in texts]
+        pred, _ = predict_tags(model, params, pad_batch(ids, [0] * len(ids)), xp)
+        return [self.classes[int(i)] for i in pred]
+
     def samples(self, model, params, xp) -> str:
         pred, _ = self.predict(model, params, xp)
         lines = []

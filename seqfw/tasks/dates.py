@@ -111,6 +111,11 @@ class DatesTask(Task):
             ids = model.greedy(params, src, lengths, eos, eos, limit)
         return ["".join(self.tgt_vocab.decode(s)) for s in ids]
 
+    def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
+        """A date as people write it in, ISO 8601 out."""
+        items = [(self.src_vocab.encode(list(t)) or [self.src_vocab.stoi["<unk>"]], [0], [0]) for t in texts]
+        return self.decode(model, params, xp, items)
+
     def evaluate(self, model, params, xp) -> dict[str, float]:
         preds = []
         for start in range(0, len(self._val), 500):

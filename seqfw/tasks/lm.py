@@ -84,6 +84,10 @@ class LanguageModelTask(Task):
         per = [(self.vocab.itos[t], float(logp[i, t])) for i, t in enumerate(y)]
         return sum(v for _, v in per), per
 
+    def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
+        """One new sample per input row (the row's text is not used)."""
+        return self.sample(model, params, xp, len(texts), rng)
+
     def sample_text(self, names: list[str], known: set) -> str:
         return "\n".join(f"{n}{'' if n in known else '  (new)'}" for n in names) + "\n"
 

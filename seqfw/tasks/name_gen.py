@@ -96,6 +96,16 @@ class NameGenTask(LanguageModelTask):
         by_class = self.sample_classes(model, params, xp, n, rng, temperature)
         return [f"{c}: {name}" for c in CLASSES for name in by_class[c]]
 
+    def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
+        """A new name per row, of the class the row names (``female`` or ``male``)."""
+        bad = sorted({t for t in texts if f"<{t.strip()}>" not in self.class_tokens})
+        if bad:
+            raise ValueError(f"name_gen predicts from a class per row ({', '.join(CLASSES)}), got {bad}")
+        starts = [self.vocab.stoi[f"<{t.strip()}>"] for t in texts]
+        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len, self.cfg.temperature, rng, xp,
+                         never=self.class_tokens)
+        return [self.detokenize(self.vocab.decode(s)) for s in ids]
+
     def evaluate(self, model, params, xp) -> dict[str, float]:
         metrics = self.lm_metrics(model, params, xp)
         samples = self.sample_classes(model, params, xp, self.cfg.num_samples, np.random.default_rng(0))

@@ -84,6 +84,12 @@ class NERTask(Task):
         return {"val/token_accuracy": correct / total, "val/entity_f1": f1,
                 "val/ambiguous_accuracy": amb_ok / max(amb_total, 1)}
 
+    def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
+        """Whitespace-separated tokens in, their tags out ("Teddy Roosevelt was here" -> "B-PER I-PER O O")."""
+        ids = [self.vocab.encode(t.split()) or [self.vocab.stoi["<unk>"]] for t in texts]
+        pred, _ = predict_tags(model, params, pad_batch(ids, ids), xp)
+        return [" ".join(TAGS[i] for i in pred[: len(x), b]) for b, x in enumerate(ids)]
+
     def samples(self, model, params, xp) -> str:
         """Validation sentences as token / gold / predicted columns; ✗ marks a mistake."""
         n = self.cfg.num_samples
