@@ -250,3 +250,25 @@ def test_mlflow_serves_the_trained_model(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_eight_parallel_jobs_through_joblib_lose_nothing(tmp_path):
+    """8 jobs, 2 at a time in separate processes, on one fresh sqlite store: a parent, 8 finished
+    children, every metric history complete."""
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher",
+                        reason="the joblib launcher is the `sweep` extra: pip install 'seqfw[sweep]'")
+    out = seqfw("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "cell=rnn,gru",
+                "seed=0,1,2,3", "tracking.experiment=parallel", *TINY, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    parent_id = re.search(r"parent MLflow run ([0-9a-f]{32})", out.stdout).group(1)
+    client = client_for(tmp_path)
+    exp = client.get_experiment_by_name("parallel")
+    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+    assert len(children) == 8 and all(r.info.status == "FINISHED" for r in children)
+    assert sorted((r.data.tags["cell"], r.data.params["seed"]) for r in children) == \
+        sorted((c, str(s)) for c in ("rnn", "gru") for s in range(4))
+    for r in children:
+        assert [m.step for m in client.get_metric_history(r.info.run_id, "train/loss")] == [10, 20, 30, 40]
+        assert [m.step for m in client.get_metric_history(r.info.run_id, "val/entity_f1")] == [20, 40]
+    assert client.get_run(parent_id).info.status == "FINISHED"
