@@ -169,10 +169,6 @@ def _smoke(spec) -> None:
     unroll_backward(cell, params, np.ones_like(ys), None, cache)
 
 
-def _collect_cells(pm: pluggy.PluginManager) -> dict[str, Spec]:
-    return _collect(pm, "cell").specs
-
-
 def _options(kind: str, name: str, options: dict) -> tuple[Spec, dict]:
     known = registry(kind)
     if name in known.broken:

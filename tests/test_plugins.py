@@ -10,14 +10,14 @@ import pytest
 
 from seqfw import CellSpec, PluginError, cell_registry, hookimpl, make_cell
 from seqfw.cells import RNNCell
-from seqfw.plugins import _collect_cells, get_plugin_manager
+from seqfw.plugins import _collect, get_plugin_manager
 
 
 def test_builtin_cells_are_registered_through_the_public_hook():
     pm = get_plugin_manager(load_entry_points=False)
     impls = pm.hook.seqfw_add_cells.get_hookimpls()
     assert [i.plugin_name for i in impls] == ["builtin_cells"]
-    assert set(_collect_cells(pm)) == {"rnn", "gru_simple", "gru", "lstm"}
+    assert set(_collect(pm, "cell").specs) == {"rnn", "gru_simple", "gru", "lstm"}
     assert set(cell_registry()) >= {"rnn", "gru_simple", "gru", "lstm"}
 
 
@@ -34,7 +34,7 @@ class _ThirdParty:
 def test_a_third_party_cell_joins_the_registry_by_the_same_hook():
     pm = get_plugin_manager(load_entry_points=False)
     pm.register(_ThirdParty(), name="third_party")
-    registry = _collect_cells(pm)
+    registry = _collect(pm, "cell").specs
     assert registry["twice"].cls is _TwiceRNN and "lstm" in registry
 
 
@@ -47,7 +47,7 @@ def test_two_plugins_claiming_one_name_are_named_in_the_error():
     pm = get_plugin_manager(load_entry_points=False)
     pm.register(Clash(), name="clash")
     with pytest.raises(PluginError, match="'lstm' is registered twice, by plugins 'builtin_cells' and 'clash'"):
-        _collect_cells(pm)
+        _collect(pm, "cell").specs
 
 
 def test_make_cell_checks_names_and_options():

@@ -49,17 +49,20 @@ class CharLMConfig:
     sample_len: int = 20  # length limit of a sample
 
 
-def census_first_names() -> list[str]:
-    """Male and female first names of the 1990 US census, as shipped by the ``names`` package."""
+def census_lists() -> dict[str, set[str]]:
+    """The 1990 US census first names shipped by the ``names`` package, by list (``female``, ``male``)."""
     try:
         root = resources.files("names")
     except ModuleNotFoundError:
-        raise ValueError("task=char_lm's default corpus comes from the `names` package: pip install names "
+        raise ValueError("the census names come from the `names` package: pip install names "
                          "(or point task.data.path at a UTF-8 text file)") from None
-    names = set()
-    for f in ("dist.male.first", "dist.female.first"):
-        names |= {line.split()[0].capitalize() for line in (root / f).read_text().splitlines() if line.strip()}
-    return sorted(names)
+    return {c: {line.split()[0].capitalize() for line in (root / f"dist.{c}.first").read_text().splitlines()
+                if line.strip()} for c in ("female", "male")}
+
+
+def census_first_names() -> list[str]:
+    """Every census first name once, whichever list it is on."""
+    return sorted(set().union(*census_lists().values()))
 
 
 def split_lines(text: str, max_len: int, source: str) -> list[str]:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib import resources
 
 import numpy as np
 
 from .base import TaskInfo, require_positive
+from .char_lm import census_lists
 from .lm import LanguageModelTask
 from .sampling import sample_ids
 from .vocab import EOS, PAD, UNK, Vocab
@@ -36,9 +36,8 @@ class NameGenConfig:
 
 
 def census_names_by_class() -> dict[str, set[str]]:
-    root = resources.files("names")
-    lists = {c: {line.split()[0].capitalize() for line in (root / f"dist.{c}.first").read_text().splitlines()
-                 if line.strip()} for c in CLASSES}
+    """The census lists without the names that are on both (their class is ambiguous)."""
+    lists = census_lists()
     both = lists["female"] & lists["male"]
     return {c: lists[c] - both for c in CLASSES}
 

@@ -24,6 +24,12 @@ PER_STEP = ("many_to_many", "one_to_many")  # an output at every step
 LOSSES = {"softmax": softmax_cross_entropy, "sigmoid": sigmoid_cross_entropy, "mse": mse}
 
 
+def _mean_weights(lengths, T: int, xp):
+    """(T, B, 1) weights of the mean over each sequence's real steps (1/T everywhere without padding)."""
+    mask = length_mask(lengths, T, xp)
+    return 1.0 / T if mask is None else mask / xp.asarray(lengths)[None, :, None]
+
+
 class SequenceModel:
     """Inputs (token ids through an embedding, or feature vectors as they are) -> network -> dense head -> loss.
 
@@ -56,19 +62,12 @@ class SequenceModel:
         e = self.embed.forward(params["embed"], x) if self.embed else x
         if self.kind != "one_to_one":
             return e, lengths
-        xp = xp_of(e)
-        if lengths is None:
-            return e.mean(axis=0, keepdims=True), None
-        mask = length_mask(lengths, e.shape[0], xp)
-        w = mask / xp.asarray(lengths)[None, :, None] if mask is not None else 1.0 / e.shape[0]
+        w = _mean_weights(lengths, e.shape[0], xp_of(e))
         return (e * w).sum(axis=0, keepdims=True).astype(e.dtype), None
 
     def _inputs_backward(self, params, de, x, lengths) -> dict:
-        if self.kind == "one_to_one":
-            T = x.shape[0]
-            mask = length_mask(lengths, T, xp_of(de))
-            w = mask / xp_of(de).asarray(lengths)[None, :, None] if mask is not None else 1.0 / T
-            de = (de * w).astype(de.dtype)  # (1, B, E) broadcast back over the real steps
+        if self.kind == "one_to_one":  # (1, B, E) broadcast back over the real steps
+            de = (de * _mean_weights(lengths, x.shape[0], xp_of(de))).astype(de.dtype)
         return {"embed": self.embed.backward(params["embed"], de, x)} if self.embed else {}
 
     def _summary(self, ys, lengths):
