@@ -72,8 +72,11 @@ def summary(r) -> str:
 
 def main() -> None:
     try:
-        from .config import conf_dir, register_configs
+        from .config import conf_dir, experiments_dir, register_configs
+        from .hydra_extras import missing_plugin
 
+        if problem := missing_plugin(sys.argv[1:], experiments_dir()):
+            raise ValueError(problem)
         register_configs()
     except _user_errors() as err:
         print(f"error: {err}", file=sys.stderr)

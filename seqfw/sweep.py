@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from .tracking import PARENT_FILE, MlflowTracker, TrackingError, sweep_summary
 
@@ -28,8 +28,27 @@ def _metric(config: DictConfig) -> tuple[str, bool]:
     return metric, spec.cls.info.maximize
 
 
+def check_direction(config: DictConfig) -> None:
+    """Refuse a search (Optuna) whose direction disagrees with the objective the runner returns."""
+    direction = OmegaConf.select(config, "hydra.sweeper.direction", default=None)
+    if not isinstance(direction, str) or direction.lower() not in ("minimize", "maximize"):
+        return
+    metric, maximize = _metric(config)
+    wanted = "maximize" if maximize else "minimize"
+    if direction.lower() != wanted:
+        raise ValueError(
+            f"hydra.sweeper.direction is {direction}, but the objective {metric} is better when "
+            f"{'larger' if maximize else 'smaller'}: the search would look for the worst runs. "
+            f"Set hydra.sweeper.direction={wanted} (or pick another metric with optimized_metric=...).")
+
+
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            check_direction(config)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
         if config.tracking.name != "mlflow":
             return
         overrides = " ".join(config.hydra.overrides.task) or "(defaults)"

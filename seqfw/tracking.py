@@ -61,6 +61,7 @@ class MlflowTracker:
         for noisy in ("alembic", "mlflow.store.db.utils", "matplotlib"):  # schema set-up and font-cache chatter
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self.uri = resolve_uri(uri)
+        check_reachable(self.uri)
         self.client = MlflowClient(self.uri)
         self.experiment_id = ensure_experiment(self.client, experiment, self.uri)
         tags = {k: str(v) for k, v in (tags or {}).items()}
@@ -134,6 +135,31 @@ class MlflowTracker:
                 f"then open http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
 
 
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail at once on a tracking server that does not answer.
+
+    MLflow's client retries a refused connection with back-off for minutes before it gives up;
+    one plain request to the server's ``/health`` tells in milliseconds. Only a failed
+    connection counts: an HTTP error (a proxy in front, an older server) is left to MLflow.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        pass
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({reason}). Start it (docs/team.md shows how), "
+            "or point tracking.uri / MLFLOW_TRACKING_URI at a running one, or run without tracking: "
+            "tracking=none (or tracking.uri=sqlite:///mlflow.db for a local store)."
+        ) from None
+
+
 def _store_error(uri: str, err: Exception) -> TrackingError:
     return TrackingError(
         f"cannot use the MLflow tracking store {uri} ({type(err).__name__}: {str(err).splitlines()[0][:300]}). "
@@ -181,8 +207,22 @@ def sweep_summary(uri: str, parent_run_id: str, metric: str, maximize: bool = Tr
              metric: r.data.metrics.get(metric)} for r in children]
     sign = -1.0 if maximize else 1.0  # runs without the metric (failed) go last either way
     rows.sort(key=lambda r: sign * r[metric] if r[metric] is not None else float("inf"))
-    width = max([len(r["run"] or "") for r in rows] + [3])
-    lines = [f"{'run':<{width}}  {'status':<9} {metric}"]
-    lines += [f"{r['run'] or '':<{width}}  {r['status']:<9} "
-              f"{'-' if r[metric] is None else format(r[metric], '.4f')}" for r in rows]
+    shown, common = _distinct_overrides([r["run"] or "" for r in rows])
+    width = max([len(s) for s in shown] + [3])
+    lines = [f"overrides shared by every run: {' '.join(common)}"] if common else []
+    lines.append(f"{'run':<{width}}  {'status':<9} {metric}")
+    lines += [f"{name:<{width}}  {r['status']:<9} "
+              f"{'-' if r[metric] is None else format(r[metric], '.4f')}" for name, r in zip(shown, rows)]
     return "\n".join(lines), rows
+
+
+def _distinct_overrides(names: list[str]) -> tuple[list[str], list[str]]:
+    """Run names ``base [k=v ...]`` with the overrides every run shares taken out (and returned)."""
+    parsed = []
+    for name in names:
+        base, _, rest = name.partition(" [")
+        parsed.append((base, rest[:-1].split() if rest.endswith("]") else []))
+    common = [o for o in parsed[0][1] if all(o in p[1] for p in parsed)] if len(parsed) > 1 else []
+    shown = [base + (f" [{' '.join(k)}]" if (k := [o for o in opts if o not in common]) else "")
+             for base, opts in parsed]
+    return shown, common

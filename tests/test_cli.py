@@ -118,6 +118,17 @@ def test_user_errors_are_one_clear_message_without_a_traceback(tmp_path, args, e
     assert not (tmp_path / "mlflow.db").exists()  # nothing started
 
 
+def test_an_unreachable_tracking_server_fails_at_once_and_says_how_to_go_on(tmp_path):
+    from tests.servers import free_port
+
+    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    for args in ([], ["--multirun", "cell=rnn,gru"]):
+        out = seqfw(*args, f"tracking.uri={uri}", *TINY, cwd=tmp_path, timeout=60)  # MLflow alone retries for minutes
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert f"cannot reach the MLflow tracking server at {uri}" in out.stderr and "tracking=none" in out.stderr
+        assert "== seqfw summary ==" not in out.stdout and not (tmp_path / "mlflow.db").exists()
+
+
 def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):
     out = seqfw("--help", cwd=tmp_path)
     assert re.search(r"cell\s+gru, gru_simple, (\w+, )*lstm, (\w+, )*rnn", out.stdout)  # + installed plugins
@@ -250,25 +261,3 @@ def test_mlflow_serves_the_trained_model(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-@pytest.mark.slow
-def test_eight_parallel_jobs_through_joblib_lose_nothing(tmp_path):
-    """8 jobs, 2 at a time in separate processes, on one fresh sqlite store: a parent, 8 finished
-    children, every metric history complete."""
-    pytest.importorskip("hydra_plugins.hydra_joblib_launcher",
-                        reason="the joblib launcher is the `sweep` extra: pip install 'seqfw[sweep]'")
-    out = seqfw("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "cell=rnn,gru",
-                "seed=0,1,2,3", "tracking.experiment=parallel", *TINY, cwd=tmp_path, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    parent_id = re.search(r"parent MLflow run ([0-9a-f]{32})", out.stdout).group(1)
-    client = client_for(tmp_path)
-    exp = client.get_experiment_by_name("parallel")
-    children = client.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
-    assert len(children) == 8 and all(r.info.status == "FINISHED" for r in children)
-    assert sorted((r.data.tags["cell"], r.data.params["seed"]) for r in children) == \
-        sorted((c, str(s)) for c in ("rnn", "gru") for s in range(4))
-    for r in children:
-        assert [m.step for m in client.get_metric_history(r.info.run_id, "train/loss")] == [10, 20, 30, 40]
-        assert [m.step for m in client.get_metric_history(r.info.run_id, "val/entity_f1")] == [20, 40]
-    assert client.get_run(parent_id).info.status == "FINISHED"

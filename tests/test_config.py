@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep
 from omegaconf import OmegaConf
 
 from seqfw import cell_registry, task_registry
@@ -102,8 +104,9 @@ def test_discovered_options_are_the_expected_ones():
     assert {"adagrad", "adam", "rmsprop", "sgd"} <= set(OPTIONS["optim"])
     assert {"mlflow", "none"} <= set(OPTIONS["tracking"])
     assert "teddy" in EXPERIMENTS
-    # every conf/ sub-folder is a group this file knows about (a new group must get tests)
-    assert sorted(d.name for d in conf_dir().iterdir() if d.is_dir()) == sorted(FILE_GROUPS)
+    # every conf/ sub-folder is a group this file knows about (a new group must get tests);
+    # conf/hydra/launcher holds launcher presets, tested in tests/test_sweeps.py
+    assert sorted(d.name for d in conf_dir().iterdir() if d.is_dir()) == sorted(FILE_GROUPS + ("hydra",))
 
 
 def test_optimizer_yaml_schema_and_engine_agree():
@@ -224,9 +227,19 @@ def test_ner_task_values():
 def test_every_experiment_composes(experiment):
     cfg = make([f"experiment={experiment}"])
     assert cfg.hydra.runtime.choices.experiment == experiment
-    # a sweep's every value must itself be a valid override
+    # every value a sweep can take (a list's items, a search interval's ends) is itself a valid override
+    parser = OverridesParser.create()
     for key, values in (cfg.hydra.sweeper.params or {}).items():
-        for value in str(values).split(","):
+        sweep = parser.parse_override(f"{key}={values}").value()
+        if isinstance(sweep, ChoiceSweep):
+            candidates = sweep.list
+        elif isinstance(sweep, IntervalSweep):
+            candidates = [sweep.start, sweep.end]
+        else:
+            candidates = [sweep]
+        assert candidates, key
+        for value in candidates:
+            value = "null" if value is None else value
             assert make([f"experiment={experiment}", f"{key}={value}"]) is not None
 
 
@@ -501,7 +514,8 @@ def test_pyproject_ships_every_config_group():
     st = meta["tool"]["setuptools"]
     packages, package_data, package_dir = st["packages"], st["package-data"], st["package-dir"]
     assert package_dir["seqfw.conf"] == "conf" and package_dir["seqfw.experiments"] == "experiments"
-    groups = sorted(d.name for d in (REPO / "conf").iterdir() if d.is_dir() and not d.name.startswith(("_", ".")))
+    groups = sorted(".".join(d.relative_to(REPO / "conf").parts) for d in (REPO / "conf").rglob("*")
+                    if d.is_dir() and list(d.glob("*.yaml")) and not d.name.startswith(("_", ".")))
     assert len(groups) >= 4
     missing = [g for g in groups if f"seqfw.conf.{g}" not in packages]
     assert not missing, f"pyproject [tool.setuptools] packages lacks seqfw.conf.{missing}"
@@ -510,7 +524,7 @@ def test_pyproject_ships_every_config_group():
         assert "*.yaml" in package_data.get(pkg, []), pkg
     # each listed group really holds YAML, and no listed conf package is stale
     for g in groups:
-        assert list((REPO / "conf" / g).glob("*.yaml")), g
+        assert list((REPO / "conf" / g.replace(".", "/")).glob("*.yaml")), g
     listed = sorted(p.removeprefix("seqfw.conf.") for p in packages if p.startswith("seqfw.conf."))
     assert listed == groups
     assert list((REPO / "conf").glob("config.yaml")) and list((REPO / "experiments").glob("*.yaml"))
