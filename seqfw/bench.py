@@ -1,7 +1,8 @@
-"""Training-step throughput of the NumPy engine, side by side with PyTorch's CPU LSTM/GRU/RNN.
+"""Training-step throughput of the engine, side by side with PyTorch's LSTM/GRU/RNN.
 
     python -m seqfw.bench                      # rnn, gru, lstm at (B,T,H,V) = (64,100,256,65), (64,100,512,65)
     python -m seqfw.bench --cells lstm --shapes 32,64,128,65 --pairs 7
+    python -m seqfw.bench --backend cupy       # on the GPU, against PyTorch's cuDNN RNNs
 
 One step = embedding lookup + recurrent layer + dense head + cross-entropy
 (summed over time, mean over the batch) + backward + SGD update, float32, on
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 
+from .backend import BackendError
 from .optim import SGD
 from .topologies import ManyToMany, recurrent
 
@@ -25,35 +27,39 @@ DEFAULT_SHAPES = ["64,100,256,65", "64,100,512,65"]
 CELLS = {"rnn": {}, "gru": {"reset_after": True}, "lstm": {}}
 
 
-def _ours(cell: str, B: int, T: int, H: int, V: int, rng):
+def _ours(cell: str, B: int, T: int, H: int, V: int, rng, xp=np):
     model = ManyToMany(V, H, recurrent(cell, H, H, **CELLS[cell]), V)
-    params = model.init_params(rng, np, np.float32)
+    params = model.init_params(rng, xp, np.float32)
     opt = SGD(params, lr=1e-3)
-    x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
+    x, y = xp.asarray(rng.integers(0, V, (T, B))), xp.asarray(rng.integers(0, V, (T, B)))
+    sync = (lambda: None) if xp is np else xp.cuda.Device().synchronize
 
     def step():
         _, grads, _, _ = model.loss_and_grads(params, x, y)
         opt.step(grads)
+        sync()  # a GPU step is timed to its end, not to its last launch
 
     return step
 
 
-def _torch(cell: str, B: int, T: int, H: int, V: int, rng):
+def _torch(cell: str, B: int, T: int, H: int, V: int, rng, device: str = "cpu"):
     import torch
 
     rnn_cls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell]
-    emb, rnn, head = torch.nn.Embedding(V, H), rnn_cls(H, H), torch.nn.Linear(H, V)
+    emb, rnn, head = (m.to(device) for m in (torch.nn.Embedding(V, H), rnn_cls(H, H), torch.nn.Linear(H, V)))
     params = [*emb.parameters(), *rnn.parameters(), *head.parameters()]
     opt = torch.optim.SGD(params, lr=1e-3)
-    x = torch.as_tensor(rng.integers(0, V, (T, B)))
-    y = torch.as_tensor(rng.integers(0, V, (T, B)))
+    x = torch.as_tensor(rng.integers(0, V, (T, B)), device=device)
+    y = torch.as_tensor(rng.integers(0, V, (T, B)), device=device)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
     def step():
         opt.zero_grad(set_to_none=True)
-        out, _ = rnn(emb(x))
+        out, _ = rnn(emb(x))  # on CUDA: cuDNN's fused RNN kernels
         loss = torch.nn.functional.cross_entropy(head(out).reshape(T * B, V), y.reshape(-1), reduction="sum") / B
         loss.backward()
         opt.step()
+        sync()
 
     return step
 
@@ -81,25 +87,53 @@ def gemm_peak(n: int = 1024, repeats: int = 5) -> float:
     return 2 * n**3 / min(_time(lambda: a @ b) for _ in range(repeats)) / 1e9
 
 
-def run(cells, shapes, pairs: int, warmup: int) -> list[dict]:
+def gpu_gemm_peak(cp, n: int = 4096, repeats: int = 10) -> float:
+    """Best-of sgemm TFLOP/s on the GPU (float32, TF32 off as CuPy's default)."""
+    a, b = cp.ones((n, n), cp.float32), cp.ones((n, n), cp.float32)
+    a @ b
+    cp.cuda.Device().synchronize()
+
+    def once():
+        a @ b
+        cp.cuda.Device().synchronize()
+
+    return 2 * n**3 / min(_time(once) for _ in range(repeats)) / 1e12
+
+
+def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[dict]:
     try:
         import torch
     except ImportError:
         torch = None
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if torch is not None:
-        torch.set_num_threads(threads)
-    print(blas_info())
-    print(f"threads {threads}; sgemm peak (1024^3) {gemm_peak():.0f} GFLOP/s; "
-          f"torch {'%s' % torch.__version__ if torch else 'not installed: seqfw alone'}")
+    if backend == "cupy":
+        from .backend import get_backend
+
+        xp = get_backend("cupy").xp  # a clear error without CuPy or a GPU
+        device = "cuda"
+        if torch is not None and not torch.cuda.is_available():
+            torch = None
+        name = xp.cuda.runtime.getDeviceProperties(xp.cuda.Device().id)["name"]
+        name = name.decode() if isinstance(name, bytes) else name
+        print(f"GPU {name}; CuPy {xp.__version__}; sgemm peak (4096^3) {gpu_gemm_peak(xp):.1f} TFLOP/s; "
+              f"torch {torch.__version__ + ' cuDNN ' + str(torch.backends.cudnn.version()) if torch else 'without CUDA: seqfw alone'}")
+        if torch is not None:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False  # float32 on both sides
+    else:
+        xp, device = np, "cpu"
+        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if torch is not None:
+            torch.set_num_threads(threads)
+        print(blas_info())
+        print(f"threads {threads}; sgemm peak (1024^3) {gemm_peak():.0f} GFLOP/s; "
+              f"torch {'%s' % torch.__version__ if torch else 'not installed: seqfw alone'}")
     print(f"{'cell':5} {'B,T,H,V':>15} {'seqfw tok/s':>22} {'torch tok/s':>22} {'ratio':>6}")
     results = []
     for shape in shapes:
         B, T, H, V = (int(v) for v in shape.split(","))
         for cell in cells:
             rng = np.random.default_rng(0)
-            ours = _ours(cell, B, T, H, V, rng)
-            ref = _torch(cell, B, T, H, V, rng) if torch is not None else None
+            ours = _ours(cell, B, T, H, V, rng, xp)
+            ref = _torch(cell, B, T, H, V, rng, device) if torch is not None else None
             for _ in range(warmup):
                 ours()
                 if ref:
@@ -109,7 +143,7 @@ def run(cells, shapes, pairs: int, warmup: int) -> list[dict]:
                 t_ours.append(_time(ours))
                 if ref:
                     t_ref.append(_time(ref))
-            row = {"cell": cell, "shape": (B, T, H, V), "ours": [B * T / t for t in t_ours],
+            row = {"cell": cell, "shape": (B, T, H, V), "backend": backend, "ours": [B * T / t for t in t_ours],
                    "torch": [B * T / t for t in t_ref]}
             results.append(row)
             print(_format(row), flush=True)
@@ -130,12 +164,17 @@ def main(argv=None) -> int:
     p.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES, help="B,T,H,V (embedding size = H)")
     p.add_argument("--pairs", type=int, default=5, help="timed seqfw/torch pairs (>= 5 for a median)")
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
+                   help="cupy: seqfw on the GPU against PyTorch's cuDNN RNNs on the same GPU")
     args = p.parse_args(argv)
     cells = args.cells.split(",")
     unknown = [c for c in cells if c not in CELLS]
     if unknown:
         p.error(f"unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
-    run(cells, args.shapes, args.pairs, args.warmup)
+    try:
+        run(cells, args.shapes, args.pairs, args.warmup, args.backend)
+    except BackendError as err:
+        p.exit(2, f"error: {err}\n")
     return 0
 
 

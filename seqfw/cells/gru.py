@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..backend import xp_of
+from . import fused
 from .base import Cell, HState, Param, sigmoid, uniform
 
 
@@ -98,6 +99,12 @@ class GRUCell(Cell):
         xp, H = xp_of(xw), self.hidden_size
         c_prev, W_h = state.h, params["W_h"]
         gates = xw  # (B, 3H): [r, z, n] pre-activations, then activations, in place
+        k = fused.kernels(xp) if self.reset_after else None
+        if k is not None:  # CuPy: one kernel for the gate math (seqfw/cells/fused.py)
+            hw = c_prev @ W_h
+            r, z, n, hn, c = k.gru_forward(*(a[:, j * H : (j + 1) * H] for a in (gates, hw) for j in range(3)),
+                                           params["b_hn"], c_prev)
+            return c, HState(c), (c_prev, (r, z, n), hn)
         if self.reset_after:
             hw = c_prev @ W_h  # (B, 3H)
             hn = hw[:, 2 * H :]
@@ -121,6 +128,13 @@ class GRUCell(Cell):
         xp, H = xp_of(dc), self.hidden_size
         c_prev, gates, extra = cache
         W_h = params["W_h"]
+        if isinstance(gates, tuple):  # the forward step ran fused (reset_after)
+            k = fused.kernels(xp) or fused.plain()
+            dgr, dgz, dgn, dhn, dc_prev = k.gru_backward(dc, dstate.h, *gates, extra, c_prev)
+            dg = xp.concatenate((dgr, dgz, dgn), axis=1)  # dL/d pre-activations [r, z, n]
+            dhw = xp.concatenate((dgr, dgz, dhn), axis=1)  # dL/d (c<t-1> W_h + [0, 0, b_hn])
+            dc_prev += dhw @ W_h.T
+            return dg, HState(dc_prev), {"W_h": c_prev.T @ dhw, "b_hn": dhn.sum(axis=0)}
         r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
         dc = dc + dstate.h
         dg = xp.empty_like(gates)  # (B, 3H): dL/d pre-activations [r, z, n]

@@ -5,6 +5,7 @@ import math
 from typing import NamedTuple
 
 from ..backend import Array, xp_of
+from . import fused
 from .base import Cell, Param, blocks, constant, sigmoid, uniform
 
 
@@ -68,6 +69,10 @@ class LSTMCell(Cell):
         h_prev, c_prev = state
         gates = xw  # (B, 4H): [i, f, g, o] pre-activations, then activations, in place
         gates += h_prev @ params["W_h"]
+        k = None if self.peephole else fused.kernels(xp)
+        if k is not None:  # CuPy: one kernel for the gate math (seqfw/cells/fused.py)
+            i, f, g, o, c, tc, h = k.lstm_forward(*(gates[:, j * H : (j + 1) * H] for j in range(4)), c_prev)
+            return h, LSTMState(h, c), (h_prev, c_prev, (i, f, g, o), c, tc)
         if self.peephole:
             gates[:, :H] += params["p_i"] * c_prev
             gates[:, H : 2 * H] += params["p_f"] * c_prev
@@ -86,6 +91,11 @@ class LSTMCell(Cell):
     def backward(self, params, dh, dstate, cache):
         xp, H = xp_of(dh), self.hidden_size
         h_prev, c_prev, gates, c, tc = cache
+        if isinstance(gates, tuple):  # the forward step ran fused
+            k = fused.kernels(xp) or fused.plain()
+            *dg, dc_prev = k.lstm_backward(dh, dstate.h, dstate.c, *gates, c_prev, tc)
+            dG = xp.concatenate(dg, axis=1)  # (B, 4H), packed for the GEMMs
+            return dG, LSTMState(dG @ params["W_h"].T, dc_prev), {"W_h": h_prev.T @ dG}
         i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
         dh = dh + dstate.h
         dG = xp.empty_like(gates)  # (B, 4H): dL/d pre-activations [i, f, g, o]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from ..backend import xp_of
+from . import fused
 from .base import Cell, HState, Param, uniform
 
 ACTIVATIONS = ("tanh", "relu")
@@ -54,6 +55,10 @@ class RNNCell(Cell):
 
     def backward(self, params, da, dstate, cache):
         a_prev, a = cache
+        k = fused.kernels(xp_of(a)) if self.nonlinearity == "tanh" else None
+        if k is not None:  # CuPy: one kernel (seqfw/cells/fused.py)
+            dz = k.tanh_backward(da, dstate.h, a)
+            return dz, HState(dz @ params["W_h"].T), {"W_h": a_prev.T @ dz}
         da = da + dstate.h
         if self.nonlinearity == "tanh":
             dz = da * (1 - a * a)
