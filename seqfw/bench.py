@@ -1,8 +1,9 @@
 """Training-step throughput of the engine, side by side with PyTorch's LSTM/GRU/RNN.
 
-    python -m seqfw.bench                      # rnn, gru, lstm at (B,T,H,V) = (64,100,256,65), (64,100,512,65)
+    python -m seqfw.bench                      # rnn, gru, lstm at five (B,T,H,V) shapes (DEFAULT_SHAPES)
     python -m seqfw.bench --cells lstm --shapes 32,64,128,65 --pairs 7
     python -m seqfw.bench --backend cupy       # on the GPU, against PyTorch's cuDNN RNNs
+    python -m seqfw.bench --batch1 --scaling   # + batch 1 vs a min-char-rnn loop, + time/memory vs T
 
 One step = embedding lookup + recurrent layer + dense head + cross-entropy
 (summed over time, mean over the batch) + backward + SGD update, float32, on
@@ -23,8 +24,16 @@ from .backend import BackendError
 from .optim import SGD
 from .topologies import ManyToMany, recurrent
 
-DEFAULT_SHAPES = ["64,100,256,65", "64,100,512,65"]
+DEFAULT_SHAPES = ["1,25,100,65", "32,64,128,65", "64,100,256,65", "64,100,512,65", "16,200,512,10000"]
 CELLS = {"rnn": {}, "gru": {"reset_after": True}, "lstm": {}}
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def step_flops(cell: str, B: int, T: int, H: int, V: int) -> float:
+    """Matrix-product FLOPs of one training step (embedding size = H): the input and recurrent
+    products and the head, forward (1x) and backward (2x: the weight and the input gradients)."""
+    G = GATES[cell]
+    return 3 * 2.0 * T * B * (2 * H * G * H + H * V)
 
 
 def _ours(cell: str, B: int, T: int, H: int, V: int, rng, xp=np):
@@ -80,8 +89,11 @@ def blas_info() -> str:
     return "BLAS: " + ("; ".join(rows) or "none found")
 
 
-def gemm_peak(n: int = 1024, repeats: int = 5) -> float:
-    """Best-of sgemm GFLOP/s for an n x n product, the ceiling the engine's GEMMs can reach."""
+def gemm_peak(n: int = 2048, repeats: int = 10) -> float:
+    """Best-of sgemm GFLOP/s for an n x n product, the ceiling the engine's GEMMs can reach.
+
+    Measured in the same process as the table it scales (a 2-core machine's clock and its
+    neighbours change from one hour to the next)."""
     a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
     a @ b
     return 2 * n**3 / min(_time(lambda: a @ b) for _ in range(repeats)) / 1e9
@@ -105,6 +117,7 @@ def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[
         import torch
     except ImportError:
         torch = None
+    peak = None  # CPU only: the GEMM ceiling the fractions refer to
     if backend == "cupy":
         from .backend import get_backend
 
@@ -124,9 +137,11 @@ def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[
         if torch is not None:
             torch.set_num_threads(threads)
         print(blas_info())
-        print(f"threads {threads}; sgemm peak (1024^3) {gemm_peak():.0f} GFLOP/s; "
+        peak = max(gemm_peak() for _ in range(3))
+        print(f"threads {threads}; sgemm peak (2048^3, best of 3x10) {peak:.0f} GFLOP/s; "
               f"torch {'%s' % torch.__version__ if torch else 'not installed: seqfw alone'}")
-    print(f"{'cell':5} {'B,T,H,V':>15} {'seqfw tok/s':>22} {'torch tok/s':>22} {'ratio':>6}")
+    print(f"{'cell':5} {'B,T,H,V':>15} {'seqfw tok/s':>22} {'torch tok/s':>22} {'ratio':>6} {'GFLOP/s':>8}"
+          + (f" {'of peak':>7}" if peak else ""))
     results = []
     for shape in shapes:
         B, T, H, V = (int(v) for v in shape.split(","))
@@ -144,9 +159,12 @@ def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[
                 if ref:
                     t_ref.append(_time(ref))
             row = {"cell": cell, "shape": (B, T, H, V), "backend": backend, "ours": [B * T / t for t in t_ours],
-                   "torch": [B * T / t for t in t_ref]}
+                   "torch": [B * T / t for t in t_ref], "gflops": step_flops(cell, B, T, H, V) / statistics.median(t_ours) / 1e9,
+                   "peak": peak}
             results.append(row)
             print(_format(row), flush=True)
+    if peak:
+        print(f"sgemm peak measured again after the table: {gemm_peak():.0f} GFLOP/s (the fractions use {peak:.0f})")
     return results
 
 
@@ -155,7 +173,9 @@ def _format(row) -> str:
         return f"{statistics.median(v):8.0f} ({min(v):.0f}-{max(v):.0f})" if v else f"{'-':>22}"
 
     ratio = statistics.median(row["ours"]) / statistics.median(row["torch"]) if row["torch"] else float("nan")
-    return f"{row['cell']:5} {','.join(map(str, row['shape'])):>15} {cell(row['ours']):>22} {cell(row['torch']):>22} {ratio:6.2f}"
+    share = f" {row['gflops'] / row['peak']:7.0%}" if row.get("peak") else ""
+    return (f"{row['cell']:5} {','.join(map(str, row['shape'])):>15} {cell(row['ours']):>22} {cell(row['torch']):>22} "
+            f"{ratio:6.2f} {row['gflops']:8.1f}{share}")
 
 
 def main(argv=None) -> int:
@@ -166,15 +186,27 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="cupy: seqfw on the GPU against PyTorch's cuDNN RNNs on the same GPU")
+    p.add_argument("--batch1", action="store_true",
+                   help="also: batch 1, float64, against a min-char-rnn-style loop")
+    p.add_argument("--scaling", action="store_true",
+                   help="also: step time and peak memory against T (50-1000), full and truncated BPTT")
+    p.add_argument("--only", action="store_true", help="with --batch1/--scaling: skip the main table")
     args = p.parse_args(argv)
     cells = args.cells.split(",")
     unknown = [c for c in cells if c not in CELLS]
     if unknown:
         p.error(f"unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
     try:
-        run(cells, args.shapes, args.pairs, args.warmup, args.backend)
+        if not args.only:
+            run(cells, args.shapes, args.pairs, args.warmup, args.backend)
     except BackendError as err:
         p.exit(2, f"error: {err}\n")
+    from . import bench_extra
+
+    if args.batch1:
+        bench_extra.batch1(args.pairs)
+    if args.scaling:
+        bench_extra.scaling()
     return 0
 
 

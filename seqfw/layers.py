@@ -22,9 +22,18 @@ class Embedding:
     def forward(self, params, tokens: Array) -> Array:
         return params["W"][tokens]
 
+    # Up to this vocabulary size the NumPy gradient is a one-hot product (one GEMM, ~7x faster
+    # than np.add.at for a character vocabulary); above it the one-hot matrix costs more than it saves.
+    ONE_HOT_MAX_VOCAB = 256
+
     def backward(self, params, dx: Array, tokens: Array) -> dict:
-        dW = xp_of(dx).zeros_like(params["W"])
-        scatter_add(dW, tokens.reshape(-1), dx.reshape(-1, self.dim))  # repeated tokens accumulate
+        xp, ids, rows = xp_of(dx), tokens.reshape(-1), dx.reshape(-1, self.dim)
+        if xp is np and self.vocab_size <= self.ONE_HOT_MAX_VOCAB:
+            one_hot = np.zeros((self.vocab_size, ids.size), dtype=rows.dtype)
+            one_hot[ids, np.arange(ids.size)] = 1
+            return {"W": one_hot @ rows}
+        dW = xp.zeros_like(params["W"])
+        scatter_add(dW, ids, rows)  # repeated tokens accumulate
         return {"W": dW}
 
 
@@ -42,12 +51,15 @@ class Dense:
                 "b": xp.zeros(self.out_size, dtype=dtype)}
 
     def forward(self, params, h: Array) -> Array:
-        return (h.reshape(-1, self.in_size) @ params["W"] + params["b"]).reshape(h.shape[:-1] + (self.out_size,))
+        y = h.reshape(-1, self.in_size) @ params["W"]
+        y += params["b"]  # in place: a word-level head's output is large
+        return y.reshape(h.shape[:-1] + (self.out_size,))
 
     def backward(self, params, dy: Array, h: Array):
         """-> ``(dh, grads)``; one GEMM each for dW and dh over all positions."""
         h2, dy2 = h.reshape(-1, self.in_size), dy.reshape(-1, self.out_size)
-        grads = {"W": h2.T @ dy2, "b": dy2.sum(axis=0)}
+        ones = xp_of(dy2).ones(dy2.shape[0], dtype=dy2.dtype)
+        grads = {"W": h2.T @ dy2, "b": ones @ dy2}  # a GEMV: ~2.5x faster than sum(axis=0)
         return (dy2 @ params["W"].T).reshape(h.shape), grads
 
 

@@ -25,16 +25,19 @@ def softmax_cross_entropy(logits: Array, targets: Array, mask: Array | None = No
     xp = xp_of(logits)
     w, scale = _weights(mask, logits.shape, logits.dtype, xp)
     V = logits.shape[-1]
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = xp.exp(z)
+    # one (..., V) buffer, reused in place: for a word-level vocabulary it is the step's largest array
+    e = logits - logits.max(axis=-1, keepdims=True)  # z, shifted for stability
+    rows, tgt = xp.arange(e.size // V), xp.asarray(targets).reshape(-1)
+    z_target = e.reshape(-1, V)[rows, tgt].reshape(e.shape[:-1])
+    xp.exp(e, out=e)
     s = e.sum(axis=-1, keepdims=True)
-    rows, tgt = xp.arange(z.size // V), xp.asarray(targets).reshape(-1)
-    nll = (xp.log(s)[..., 0] - z.reshape(-1, V)[rows, tgt].reshape(z.shape[:-1]))  # (..., B)
-    grad = e / s  # softmax(z), contiguous: the flat view below writes through
-    grad.reshape(-1, V)[rows, tgt] -= 1
+    nll = xp.log(s)[..., 0] - z_target  # (..., B)
+    weight = scale if w is None else w[..., None]  # d loss / d nll per position
+    e *= weight / s  # weight * softmax(z), contiguous: the flat view below writes through
+    e.reshape(-1, V)[rows, tgt] -= scale if w is None else w.reshape(-1)
     if w is None:
-        return float(nll.sum()) * scale, grad * scale
-    return float((nll * w).sum()), grad * w[..., None]
+        return float(nll.sum()) * scale, e
+    return float((nll * w).sum()), e
 
 
 def sigmoid_cross_entropy(logits: Array, targets: Array, mask: Array | None = None):

@@ -23,6 +23,13 @@ framework reduces to ``dW_x``, ``db`` and ``dx`` in one GEMM each. ``xw`` is a
 slice of a buffer the framework will not read again, so a cell may overwrite it
 in place and keep it in its cache. Without ``input_proj`` the cell sees raw
 ``x`` (slower, but any math works).
+
+Faster still (optional): a cell that sets ``outer_grads = True`` accepts
+``backward(..., outer=True)`` and may then return a gradient as ``Outer(a, b)``,
+meaning ``a.T @ b`` (e.g. ``W_h``: ``Outer(h_prev, dgates)``). The time loop
+keeps the factors and reduces all steps with one GEMM of inner size T*B instead
+of T small ones. Called without ``outer`` (tests, the conformance kit) the cell
+returns plain arrays.
 """
 from __future__ import annotations
 
@@ -68,6 +75,13 @@ def constant(value: float) -> Init:
     return lambda rng, shape: np.full(shape, value, dtype=float)
 
 
+class Outer(NamedTuple):
+    """A gradient ``a.T @ b`` left for the time loop to sum over all steps in one GEMM."""
+
+    a: Array  # (B, K)
+    b: Array  # (B, N)
+
+
 class HState(NamedTuple):
     """State of cells whose whole memory is the hidden output a<t>."""
 
@@ -79,6 +93,7 @@ class Cell:
 
     input_proj: tuple[str, str] | None = ("W_x", "b")
     state_type: type = HState
+    outer_grads: bool = False  # backward(..., outer=True) may return Outer factors (module docstring)
 
     def __init__(self, input_size: int, hidden_size: int):
         for key, value in (("input_size", input_size), ("hidden_size", hidden_size)):

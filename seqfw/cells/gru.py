@@ -5,7 +5,7 @@ import math
 
 from ..backend import xp_of
 from . import fused
-from .base import Cell, HState, Param, sigmoid, uniform
+from .base import Cell, HState, Outer, Param, sigmoid, uniform
 
 
 class GRUSimpleCell(Cell):
@@ -25,6 +25,7 @@ class GRUSimpleCell(Cell):
     """
 
     GATES = ("z", "n")
+    outer_grads = True
 
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
@@ -41,7 +42,7 @@ class GRUSimpleCell(Cell):
         c = c_prev + z * (n - c_prev)
         return c, HState(c), (c_prev, gates)
 
-    def backward(self, params, dc, dstate, cache):
+    def backward(self, params, dc, dstate, cache, outer=False):
         c_prev, gates = cache
         xp, H = xp_of(dc), self.hidden_size
         z, n = gates[:, :H], gates[:, H:]
@@ -50,7 +51,7 @@ class GRUSimpleCell(Cell):
         dgates[:, :H] = dc * (n - c_prev) * z * (1 - z)
         dgates[:, H:] = dc * z * (1 - n * n)
         dc_prev = dc * (1 - z) + dgates @ params["W_h"].T
-        return dgates, HState(dc_prev), {"W_h": c_prev.T @ dgates}
+        return dgates, HState(dc_prev), {"W_h": Outer(c_prev, dgates) if outer else c_prev.T @ dgates}
 
 
 class GRUCell(Cell):
@@ -80,6 +81,7 @@ class GRUCell(Cell):
     """
 
     GATES = ("r", "z", "n")
+    outer_grads = True  # for W_h in the reset_after form (the Cho form's W_h is two products)
 
     def __init__(self, input_size: int, hidden_size: int, reset_after: bool = False):
         super().__init__(input_size, hidden_size)
@@ -124,7 +126,7 @@ class GRUCell(Cell):
         c = c_prev + z * (n - c_prev)
         return c, HState(c), (c_prev, gates, extra)
 
-    def backward(self, params, dc, dstate, cache):
+    def backward(self, params, dc, dstate, cache, outer=False):
         xp, H = xp_of(dc), self.hidden_size
         c_prev, gates, extra = cache
         W_h = params["W_h"]
@@ -134,7 +136,8 @@ class GRUCell(Cell):
             dg = xp.concatenate((dgr, dgz, dgn), axis=1)  # dL/d pre-activations [r, z, n]
             dhw = xp.concatenate((dgr, dgz, dhn), axis=1)  # dL/d (c<t-1> W_h + [0, 0, b_hn])
             dc_prev += dhw @ W_h.T
-            return dg, HState(dc_prev), {"W_h": c_prev.T @ dhw, "b_hn": dhn.sum(axis=0)}
+            return dg, HState(dc_prev), {"W_h": Outer(c_prev, dhw) if outer else c_prev.T @ dhw,
+                                         "b_hn": dhn.sum(axis=0)}
         r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
         dc = dc + dstate.h
         dg = xp.empty_like(gates)  # (B, 3H): dL/d pre-activations [r, z, n]
@@ -147,7 +150,7 @@ class GRUCell(Cell):
             dg[:, :H] = dgn * hn * r * (1 - r)
             dhw = dg.copy()
             dhw[:, 2 * H :] = dgn * r  # d(W_hc c + b_hn)
-            grads = {"W_h": c_prev.T @ dhw, "b_hn": dhw[:, 2 * H :].sum(axis=0)}
+            grads = {"W_h": Outer(c_prev, dhw) if outer else c_prev.T @ dhw, "b_hn": dhw[:, 2 * H :].sum(axis=0)}
             dc_prev += dhw @ W_h.T
         else:
             rc = extra

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from ..backend import Array, xp_of
 from . import fused
-from .base import Cell, Param, blocks, constant, sigmoid, uniform
+from .base import Cell, Outer, Param, blocks, constant, sigmoid, uniform
 
 
 class LSTMState(NamedTuple):
@@ -42,6 +42,7 @@ class LSTMCell(Cell):
 
     GATES = ("i", "f", "g", "o")
     state_type = LSTMState
+    outer_grads = True
 
     def __init__(self, input_size: int, hidden_size: int, peephole: bool = False, forget_bias: float = 1.0):
         super().__init__(input_size, hidden_size)
@@ -88,14 +89,14 @@ class LSTMCell(Cell):
         h = o * tc
         return h, LSTMState(h, c), (h_prev, c_prev, gates, c, tc)
 
-    def backward(self, params, dh, dstate, cache):
+    def backward(self, params, dh, dstate, cache, outer=False):
         xp, H = xp_of(dh), self.hidden_size
         h_prev, c_prev, gates, c, tc = cache
         if isinstance(gates, tuple):  # the forward step ran fused
             k = fused.kernels(xp) or fused.plain()
             *dg, dc_prev = k.lstm_backward(dh, dstate.h, dstate.c, *gates, c_prev, tc)
             dG = xp.concatenate(dg, axis=1)  # (B, 4H), packed for the GEMMs
-            return dG, LSTMState(dG @ params["W_h"].T, dc_prev), {"W_h": h_prev.T @ dG}
+            return dG, LSTMState(dG @ params["W_h"].T, dc_prev), {"W_h": Outer(h_prev, dG) if outer else h_prev.T @ dG}
         i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(4))
         dh = dh + dstate.h
         dG = xp.empty_like(gates)  # (B, 4H): dL/d pre-activations [i, f, g, o]
@@ -109,7 +110,7 @@ class LSTMCell(Cell):
         xp.multiply(dc * c_prev, f * (1 - f), out=dG[:, H : 2 * H])
         xp.multiply(dc * i, 1 - g * g, out=dG[:, 2 * H : 3 * H])
         dc_prev = dc * f
-        grads = {"W_h": h_prev.T @ dG}
+        grads = {"W_h": Outer(h_prev, dG) if outer else h_prev.T @ dG}
         if self.peephole:
             dgi, dgf = dG[:, :H], dG[:, H : 2 * H]
             dc_prev += dgi * params["p_i"] + dgf * params["p_f"]

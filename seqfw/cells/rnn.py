@@ -5,7 +5,7 @@ import math
 
 from ..backend import xp_of
 from . import fused
-from .base import Cell, HState, Param, uniform
+from .base import Cell, HState, Outer, Param, uniform
 
 ACTIVATIONS = ("tanh", "relu")
 
@@ -32,6 +32,7 @@ class RNNCell(Cell):
     """
 
     GATES = ("a",)
+    outer_grads = True
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh"):
         super().__init__(input_size, hidden_size)
@@ -53,18 +54,18 @@ class RNNCell(Cell):
         a = self._g(z)
         return a, HState(a), (a_prev, a)
 
-    def backward(self, params, da, dstate, cache):
+    def backward(self, params, da, dstate, cache, outer=False):
         a_prev, a = cache
         k = fused.kernels(xp_of(a)) if self.nonlinearity == "tanh" else None
         if k is not None:  # CuPy: one kernel (seqfw/cells/fused.py)
             dz = k.tanh_backward(da, dstate.h, a)
-            return dz, HState(dz @ params["W_h"].T), {"W_h": a_prev.T @ dz}
+            return dz, HState(dz @ params["W_h"].T), {"W_h": Outer(a_prev, dz) if outer else a_prev.T @ dz}
         da = da + dstate.h
         if self.nonlinearity == "tanh":
             dz = da * (1 - a * a)
         else:
             dz = da * (a > 0)
-        grads = {"W_h": a_prev.T @ dz}
+        grads = {"W_h": Outer(a_prev, dz) if outer else a_prev.T @ dz}
         return dz, HState(dz @ params["W_h"].T), grads
 
     def _g(self, z):
