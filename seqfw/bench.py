@@ -191,6 +191,7 @@ def main(argv=None) -> int:
     p.add_argument("--scaling", action="store_true",
                    help="also: step time and peak memory against T (50-1000), full and truncated BPTT")
     p.add_argument("--only", action="store_true", help="with --batch1/--scaling: skip the main table")
+    p.add_argument("--plot", metavar="PNG", help="with --scaling: also draw the curves into this file")
     args = p.parse_args(argv)
     cells = args.cells.split(",")
     unknown = [c for c in cells if c not in CELLS]
@@ -206,7 +207,7 @@ def main(argv=None) -> int:
     if args.batch1:
         bench_extra.batch1(args.pairs)
     if args.scaling:
-        bench_extra.scaling()
+        bench_extra.scaling(plot=args.plot)
     return 0
 
 

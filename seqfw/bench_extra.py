@@ -20,15 +20,16 @@ from .optim import SGD
 from .topologies import ManyToMany, recurrent, truncated_bptt
 
 
-def min_char_rnn_step(H: int, V: int, T: int, rng):
-    """A vanilla tanh RNN trained one sequence at a time, min-char-rnn style (float64, one-hot)."""
+def min_char_rnn_step(H: int, V: int, T: int, rng, lr: float = 1e-3):
+    """A vanilla tanh RNN trained one sequence at a time, min-char-rnn style (float64, one-hot).
+
+    Each call is one step of SGD on one sequence (gradients clipped to [-5, 5]); returns the loss."""
     Wxh, Whh, Why = (rng.standard_normal(s) * 0.01 for s in ((H, V), (H, H), (V, H)))
     bh, by = np.zeros((H, 1)), np.zeros((V, 1))
     inputs, targets = rng.integers(0, V, T), rng.integers(0, V, T)
-    lr = 1e-3
 
     def step():
-        xs, hs, ps = {}, {-1: np.zeros((H, 1))}, {}
+        xs, hs, ps, loss = {}, {-1: np.zeros((H, 1))}, {}, 0.0
         for t in range(T):
             xs[t] = np.zeros((V, 1))
             xs[t][inputs[t]] = 1
@@ -36,6 +37,7 @@ def min_char_rnn_step(H: int, V: int, T: int, rng):
             y = Why @ hs[t] + by
             e = np.exp(y - y.max())
             ps[t] = e / e.sum()
+            loss -= np.log(ps[t][targets[t], 0])
         dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
         dbh, dby, dhnext = np.zeros_like(bh), np.zeros_like(by), np.zeros_like(hs[0])
         for t in reversed(range(T)):
@@ -51,6 +53,7 @@ def min_char_rnn_step(H: int, V: int, T: int, rng):
             dhnext = Whh.T @ draw
         for p, d in ((Wxh, dWxh), (Whh, dWhh), (Why, dWhy), (bh, dbh), (by, dby)):
             p -= lr * np.clip(d, -5, 5)
+        return loss
 
     return step
 
@@ -99,7 +102,7 @@ def batch1(pairs: int = 7, T: int = 25, H: int = 100, V: int = 65) -> dict:
 
 
 def scaling(lengths=(50, 100, 200, 500, 1000), window: int = 50, B: int = 32, H: int = 128, V: int = 65,
-            repeats: int = 3) -> list[dict]:
+            repeats: int = 3, plot: str | None = None) -> list[dict]:
     print(f"lstm (B,H,V)=({B},{H},{V}) float32: step time and peak NumPy memory against T")
     print(f"{'T':>5} {'full ms':>9} {'full us/tok':>11} {'full MB':>8} {'tbptt ms':>9} {'tbptt us/tok':>12} {'tbptt MB':>8}")
     rows = []
@@ -117,4 +120,28 @@ def scaling(lengths=(50, 100, 200, 500, 1000), window: int = 50, B: int = 32, H:
         f, w = row["full"], row["tbptt"]
         print(f"{T:5d} {f['ms']:9.1f} {f['us_per_token']:11.2f} {f['peak_mb']:8.1f} "
               f"{w['ms']:9.1f} {w['us_per_token']:12.2f} {w['peak_mb']:8.1f}", flush=True)
+    if plot:
+        _plot_scaling(rows, window, plot)
+        print(f"curves: {plot}")
     return rows
+
+
+def _plot_scaling(rows: list[dict], window: int, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    T = [r["T"] for r in rows]
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for name, label in (("full", "full BPTT"), ("tbptt", f"truncated BPTT ({window})")):
+        ax_t.plot(T, [r[name]["ms"] for r in rows], "o-", label=label)
+        ax_m.plot(T, [r[name]["peak_mb"] for r in rows], "o-", label=label)
+    ax_t.set(xlabel="sequence length T", ylabel="ms per training step", title="step time")
+    ax_m.set(xlabel="sequence length T", ylabel="peak NumPy memory (MB)", title="memory")
+    for ax in (ax_t, ax_m):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

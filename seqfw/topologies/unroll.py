@@ -123,7 +123,8 @@ def unroll_backward(
             for name in [k for k, v in g.items() if isinstance(v, Outer)]:
                 a, b = g.pop(name)
                 outers.setdefault(name, []).append((t, a, None if b is dinput else b))
-        grads = tree_add_(grads, g)
+        if g or grads is None:  # a cell whose gradients are all Outer factors leaves g empty
+            grads = tree_add_(grads, g)
     grads = dict(grads or {})
     for name, factors in outers.items():  # sum_t a<t>.T @ b<t> as one GEMM over all T*B rows
         factors.sort(key=lambda f: f[0])
