@@ -51,6 +51,8 @@ def _job(cfg) -> float:
     try:
         result = fit(cfg, ctx)
     except _user_errors() as err:
+        if _full_error():
+            raise
         print(f"error: {err}", file=sys.stderr)
         if multirun:  # one bad job must not end the sweep: the sweeper sees a failed trial
             return float("nan")
@@ -70,15 +72,32 @@ def summary(r) -> str:
             f"objective {r.metric} = {r.objective:.4f}\n{r.browse}\n")
 
 
+def _full_error() -> bool:
+    """HYDRA_FULL_ERROR=1: the user asked for tracebacks (Hydra's own switch, so one switch for both)."""
+    import os
+
+    return os.environ.get("HYDRA_FULL_ERROR") == "1"
+
+
+def _info_only(argv: list[str]) -> bool:
+    """--help, --cfg, --info...: Hydra prints and creates no output directory."""
+    return any(a in ("--help", "-h", "--hydra-help", "--cfg", "-c", "--info", "-i", "--shell-completion")
+               or a.startswith(("--cfg=", "--info=")) for a in argv)
+
+
 def main() -> None:
     try:
-        from .config import conf_dir, experiments_dir, register_configs
-        from .hydra_extras import missing_plugin
+        from .config import check_overrides, conf_dir, experiments_dir, register_configs
+        from .hydra_extras import missing_plugin, output_dir_problem
 
-        if problem := missing_plugin(sys.argv[1:], experiments_dir()):
+        argv = sys.argv[1:]
+        if problem := (missing_plugin(argv, experiments_dir()) or check_overrides(argv)
+                       or (None if _info_only(argv) else output_dir_problem(argv))):
             raise ValueError(problem)
         register_configs()
     except _user_errors() as err:
+        if _full_error():
+            raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     import hydra

@@ -9,6 +9,7 @@ third-party one reach ``cell=<name>`` by the same route. Only ``__main__`` and
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from dataclasses import dataclass, field
 from importlib import resources
@@ -180,13 +181,104 @@ def register_configs() -> None:
                                                      "template": help_text()})
 
 
-def help_text() -> str:
-    """``python -m seqfw --help``: every group and its options, plugins included, then the composed config."""
-    broken = [f"{name} (broken)" for name in registry("cell").broken]
+def group_options(broken_marked: bool = False) -> dict[str, list[str]]:
+    """Every config group and its options, plugin cells and tasks included."""
+    broken = [f"{name} (broken)" if broken_marked else name for name in registry("cell").broken]
     groups = {"cell": sorted(cell_registry()) + broken, "task": sorted(task_registry())}
     for group in ("topology", "backend", "optim", "tracking"):
         groups[group] = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
     groups["experiment"] = sorted(p.stem for p in experiments_dir().glob("*.yaml"))
+    return groups
+
+
+def _fields(group: str, option: str | None) -> dict[str, Any] | None:
+    """The keys ``group.<key>`` may set for ``option``, with their types (None: not known before composing)."""
+    def typed(cls) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+    simple = {"train": TrainConf, "topology": TopologyConf, "backend": BackendConf, "tracking": TrackingConf}
+    if group in simple:
+        return typed(simple[group])
+    if group == "optim":
+        schema = OPTIM_SCHEMAS.get(option or "adam")
+        return typed(schema) if schema else None
+    if group in ("cell", "task"):
+        spec = (cell_registry() if group == "cell" else task_registry()).get(option or "")
+        if spec is None:
+            return None
+        own = typed(spec.config) if spec.config else {}
+        return {"name": str, **({"hidden_size": int} if group == "cell" else {}), **own}
+    return None
+
+
+def _bad_value(value: str, kind: Any) -> str | None:
+    """What ``value`` should have been, if it cannot be a ``kind`` (int, float, bool, Optional of these)."""
+    args = typing.get_args(kind)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), kind) if args else kind
+    text = value.strip()
+    if optional and text.lower() in ("null", "none", "~"):
+        return None
+    checks = {int: (lambda v: int(v), "a whole number"), float: (lambda v: float(v), "a number"),
+              bool: (lambda v: {"true": 1, "false": 0}[v.lower()], "true or false")}
+    if base not in checks:
+        return None
+    convert, what = checks[base]
+    try:
+        convert(text)
+    except (ValueError, KeyError):
+        return what + (" or null" if optional else "")
+    return None
+
+
+DEFAULT_CHOICES = {"cell": "lstm", "task": "ner", "optim": "adam"}  # conf/config.yaml's defaults
+
+
+def check_overrides(argv: list[str]) -> str | None:
+    """One clear message for the commonest command-line mistakes, before Hydra composes.
+
+    Hydra's own messages for these are right but long ("Could not find 'cell/lstmm'" with the
+    search path; "Could not override 'train.stepz'. To append to your config use +train.stepz",
+    which seqfw then refuses). Anything this does not recognise is left to Hydra.
+    """
+    groups = group_options()
+    args = [a for a in argv if not a.startswith("-") and "=" in a]
+    choices = {k: v for k, _, v in (a.partition("=") for a in args) if k in groups}
+    for group, value in choices.items():
+        options = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
+        for option in options:
+            if option and option != "null" and option not in groups[group] and not option.startswith(("choice(", "range(", "glob(")):
+                close = difflib.get_close_matches(option, groups[group], n=1)
+                return (f"unknown {group} {option!r}" + (f" (did you mean {close[0]}?)" if close else "") +
+                        f"; choose one of: {', '.join(groups[group])}. `python -m seqfw --help` lists every group.")
+    experiment = choices.get("experiment") not in (None, "null")
+    for arg in args:
+        key = arg.partition("=")[0]
+        if "." not in key or key.startswith(("+", "~", "hydra.")):
+            continue
+        group, _, rest = key.partition(".")
+        if group in ("cell", "task", "optim") and (experiment or "," in choices.get(group, "")) and group not in choices:
+            continue  # an experiment (or a sweep over the group) may choose another option: leave it to Hydra
+        option = choices.get(group, DEFAULT_CHOICES.get(group))
+        fields = _fields(group, option)
+        name = rest.split(".")[0]
+        if fields is None:
+            continue
+        owner = f"{group}={option}" if group in ("cell", "task", "optim") else group
+        if name not in fields:
+            close = difflib.get_close_matches(name, sorted(fields), n=1)
+            return (f"unknown key {key}" + (f" (did you mean {group}.{close[0]}?)" if close else "") +
+                    f": {owner} has {', '.join(sorted(fields))}. `python -m seqfw --cfg job` prints the whole config.")
+        value = arg.partition("=")[2]
+        if "." not in rest and not any(c in value for c in ",${}(") and (what := _bad_value(value, fields[name])):
+            return f"{key} must be {what}, got {value!r} ({owner}); `python -m seqfw --cfg job` shows every key and its default."
+    return None
+
+
+def help_text() -> str:
+    """``python -m seqfw --help``: every group and its options, plugins included, then the composed config."""
+    groups = group_options(broken_marked=True)
     rows = "\n".join(f"  {g:<11} {', '.join(opts)}" for g, opts in groups.items())
     return (
         "seqfw: train recurrent sequence models (cell x topology x backend x task), tracked in MLflow.\n\n"

@@ -1,4 +1,7 @@
-"""Hydra sweeper/launcher plugins that seqfw documents, and a check that the chosen one is installed.
+"""Checks of what Hydra itself would do with the command line, made before it runs.
+
+Which sweeper/launcher plugins seqfw documents, and that the chosen one is installed; and that
+Hydra's output directory can be created (Hydra reports an unwritable one with a traceback).
 
 Hydra reports a missing plugin as "Could not load 'hydra/launcher/...'", which does
 not say what to install. Before composing, ``missing_plugin`` reads the command line
@@ -8,6 +11,7 @@ extra that provides them.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -58,3 +62,21 @@ def _has(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
+
+
+def output_dir_problem(argv: list[str], cwd: Path | None = None) -> str | None:
+    """A one-paragraph error if Hydra's run (or sweep) directory cannot be created."""
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = [a.partition("=")[2] for a in argv if a.partition("=")[0] == key]
+    target = Path(given[-1].split("${")[0] or ".") if given else Path("multirun" if multirun else "outputs")
+    target = (cwd or Path.cwd()) / target.expanduser()
+    parent = target
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return None
+    problem = "is a file, not a directory" if parent.exists() and not parent.is_dir() else "is not writable"
+    return (f"cannot create the output directory {target}: {parent} {problem}. Run from a directory you "
+            f"can write to, or set {key}=/a/writable/path (runs also write ./mlflow.db unless tracking.uri "
+            "says otherwise).")

@@ -62,6 +62,7 @@ class MlflowTracker:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self.uri = resolve_uri(uri)
         check_reachable(self.uri)
+        check_local_store(self.uri)
         self.client = MlflowClient(self.uri)
         self.experiment_id = ensure_experiment(self.client, experiment, self.uri)
         tags = {k: str(v) for k, v in (tags or {}).items()}
@@ -158,6 +159,25 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             "or point tracking.uri / MLFLOW_TRACKING_URI at a running one, or run without tracking: "
             "tracking=none (or tracking.uri=sqlite:///mlflow.db for a local store)."
         ) from None
+
+
+def check_local_store(uri: str) -> None:
+    """A sqlite or file store must be creatable where it points: say so before MLflow tries."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri[len("sqlite:///"):])
+    elif uri.startswith("file://"):
+        path = Path(uri[len("file://"):])
+    else:
+        return
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        problem = "is a file, not a directory" if not parent.is_dir() else "is not writable"
+        raise TrackingError(
+            f"cannot create the MLflow store {uri}: {parent} {problem}. Point tracking.uri (or "
+            "MLFLOW_TRACKING_URI) at a writable place, e.g. tracking.uri=sqlite:///$HOME/mlflow.db, "
+            "or run without tracking: tracking=none.")
 
 
 def _store_error(uri: str, err: Exception) -> TrackingError:

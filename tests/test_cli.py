@@ -101,34 +101,6 @@ def test_a_sweep_is_one_parent_run_with_linked_children(tmp_path):
     assert "== sweep summary (2 runs" in out.stdout
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["cell=lstmm"], ["Could not find 'cell/lstmm'", "gru", "gru_simple", "lstm", "rnn"]),
-    (["optim.lr=abc"], ["optim.lr", "could not be converted to Float"]),
-    (["topology.layers=2"], ["topology.layers"]),
-    (["train.steps=0"], ["error: train.steps must be >= 1, got 0"]),
-    (["topology.dropout=1.5"], ["error: topology.dropout must be in [0, 1), got 1.5"]),
-    (["backend=cupy"], ["error: backend 'cupy' was selected"]),
-])
-def test_user_errors_are_one_clear_message_without_a_traceback(tmp_path, args, expected):
-    out = seqfw(*args, "tracking=none", cwd=tmp_path)
-    assert out.returncode != 0
-    for text in expected:
-        assert text in out.stderr, out.stderr
-    assert "Traceback" not in out.stderr + out.stdout
-    assert not (tmp_path / "mlflow.db").exists()  # nothing started
-
-
-def test_an_unreachable_tracking_server_fails_at_once_and_says_how_to_go_on(tmp_path):
-    from tests.servers import free_port
-
-    uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    for args in ([], ["--multirun", "cell=rnn,gru"]):
-        out = seqfw(*args, f"tracking.uri={uri}", *TINY, cwd=tmp_path, timeout=60)  # MLflow alone retries for minutes
-        assert out.returncode == 2 and "Traceback" not in out.stderr
-        assert f"cannot reach the MLflow tracking server at {uri}" in out.stderr and "tracking=none" in out.stderr
-        assert "== seqfw summary ==" not in out.stdout and not (tmp_path / "mlflow.db").exists()
-
-
 def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):
     out = seqfw("--help", cwd=tmp_path)
     assert re.search(r"cell\s+gru, gru_simple, (\w+, )*lstm, (\w+, )*rnn", out.stdout)  # + installed plugins
@@ -216,7 +188,7 @@ def test_a_plugin_cell_is_selectable_with_its_own_validated_options(tmp_path, pl
     cfg = run("cell=scaled_rnn", "--cfg", "job").stdout
     assert "name: scaled_rnn" in cfg and "scale: 1.0" in cfg and "hidden_size: 64" in cfg
     bad_type = run("cell=scaled_rnn", "cell.scale=abc", "tracking=none")
-    assert bad_type.returncode != 0 and "cell.scale" in bad_type.stderr and "Float" in bad_type.stderr
+    assert bad_type.returncode == 2 and "cell.scale must be a number, got 'abc' (cell=scaled_rnn)" in bad_type.stderr
     bad_value = run("cell=scaled_rnn", "cell.scale=-1", "tracking=none")
     assert bad_value.returncode == 2 and "error: cell.scale=-1.0: ScaledRNNCell: scale must be > 0" in bad_value.stderr
     assert "Traceback" not in bad_type.stderr + bad_value.stderr

@@ -220,7 +220,7 @@ def test_every_task_composes(task):
 def test_ner_task_values():
     assert OmegaConf.to_container(make(["task=ner"]).task) == {
         "name": "ner", "num_sentences": 4000, "val_fraction": 0.15, "ambiguous_fraction": 0.25, "data_seed": 0,
-        "embed_dim": 32, "num_samples": 8}
+        "embed_dim": 32, "num_samples": 8, "path": None}
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)

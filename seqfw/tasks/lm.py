@@ -92,13 +92,21 @@ class LanguageModelTask(Task):
         return "\n".join(f"{n}{'' if n in known else '  (new)'}" for n in names) + "\n"
 
 
-def read_text(path: str) -> str:
-    """A user's corpus file as text, or a ValueError saying what is wrong with it."""
+def read_text(path: str, key: str = "task.data.path") -> str:
+    """A user's corpus file as text, or a ValueError (naming the config ``key``) saying what is wrong with it."""
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise ValueError(f"{key}={path!r} is a directory; give a text file")
     if not p.is_file():
-        raise ValueError(f"task.data.path={path!r}: no such file")
+        raise ValueError(f"{key}={path!r}: no such file (relative paths start at the directory you run from: "
+                         f"{Path.cwd()})")
     try:
-        return p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"task.data.path={path!r} is not UTF-8 text ({err.reason} at byte {err.start}); "
+        raise ValueError(f"{key}={path!r} is not UTF-8 text ({err.reason} at byte {err.start}); "
                          "convert it (e.g. iconv -t utf-8) or choose another file") from None
+    except OSError as err:
+        raise ValueError(f"{key}={path!r} cannot be read ({err.strerror}); check its permissions") from None
+    if "\x00" in text:
+        raise ValueError(f"{key}={path!r} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
+    return text

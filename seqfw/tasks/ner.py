@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
+from typing import Optional
 
 from ..topologies import ManyToMany
 from .base import Task, TaskInfo, pad_batch, predict_tags, require_positive
-from .ner_corpus import TAGS, entity_spans, generate
+from .lm import read_text
+from .ner_corpus import TAGS, Sentence, entity_spans, generate
 from .vocab import Vocab
+
+FORMAT = ("one 'token tag' pair per line (white space between), a blank line between sentences, "
+          f"tags in BIO form from {', '.join(TAGS)}")
 
 
 @dataclass
@@ -19,6 +23,10 @@ class NERConfig:
     data_seed: int = 0  # the corpus is fixed by this, independent of the training seed
     embed_dim: int = 32
     num_samples: int = 8  # validation sentences shown at each evaluation
+    # your own tagged corpus instead of the generated one (num_sentences/ambiguous_fraction/data_seed
+    # then do not apply): "token tag" per line, a blank line between sentences, CoNLL style; the first
+    # val_fraction of the sentences are the validation set
+    path: Optional[str] = None
 
 
 class NERTask(Task):
@@ -38,10 +46,16 @@ class NERTask(Task):
             if not 0.0 < getattr(cfg, key) < 1.0:
                 raise ValueError(f"task.{key} must be strictly between 0 and 1, got {getattr(cfg, key)}")
         self.cfg = cfg
-        sentences = generate(cfg.num_sentences, cfg.data_seed, cfg.ambiguous_fraction)
+        if cfg.path is None:
+            sentences = generate(cfg.num_sentences, cfg.data_seed, cfg.ambiguous_fraction)
+        else:
+            sentences = read_tagged(cfg.path)
         n_val = max(1, int(round(cfg.val_fraction * len(sentences))))
         if n_val >= len(sentences):
-            raise ValueError(f"task.num_sentences={cfg.num_sentences} is too small for a train/validation split")
+            what = f"task.path={cfg.path!r} holds {len(sentences)} sentence(s)" if cfg.path else \
+                f"task.num_sentences={cfg.num_sentences}"
+            raise ValueError(f"{what}: too few for a train/validation split; at least 2 are needed "
+                             f"(and more for a useful model)")
         self.train, self.val = sentences[n_val:], sentences[:n_val]
         self.vocab = Vocab.build(s.tokens for s in self.train)
         self.tag_ids = {t: i for i, t in enumerate(TAGS)}
@@ -81,8 +95,10 @@ class NERTask(Task):
             tp, n_pred, n_gold = tp + len(gold & guess), n_pred + len(guess), n_gold + len(gold)
         precision, recall = tp / max(n_pred, 1), tp / max(n_gold, 1)
         f1 = 0.0 if tp == 0 else 2 * precision * recall / (precision + recall)
-        return {"val/token_accuracy": correct / total, "val/entity_f1": f1,
-                "val/ambiguous_accuracy": amb_ok / max(amb_total, 1)}
+        metrics = {"val/token_accuracy": correct / total, "val/entity_f1": f1}
+        if amb_total:  # the generated corpus marks its ambiguous tokens; a user's file has none
+            metrics["val/ambiguous_accuracy"] = amb_ok / amb_total
+        return metrics
 
     def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
         """Whitespace-separated tokens in, their tags out ("Teddy Roosevelt was here" -> "B-PER I-PER O O")."""
@@ -107,3 +123,28 @@ class NERTask(Task):
                 lines.append(f"{tok:<{width}}  {gold:<6} {guess:<6}{mark}{amb_mark}")
             blocks.append("\n".join(lines))
         return "token / gold / predicted\n\n" + "\n\n".join(blocks) + "\n"
+
+
+def read_tagged(path: str) -> list[Sentence]:
+    """A tagged corpus file (``FORMAT``) as sentences, or a ValueError naming the first bad line."""
+    text = read_text(path, key="task.path")
+    sentences, tokens, tags = [], [], []
+    known = set(TAGS)
+    for number, line in enumerate(text.splitlines() + [""], start=1):
+        fields = line.split()
+        if not fields:
+            if tokens:
+                sentences.append(Sentence(tokens, tags, []))
+                tokens, tags = [], []
+            continue
+        if len(fields) != 2:
+            raise ValueError(f"task.path={path!r}, line {number}: expected a token and its tag, got {len(fields)} "
+                             f"field(s) ({line.strip()[:60]!r}); the file must have {FORMAT}")
+        if fields[1] not in known:
+            raise ValueError(f"task.path={path!r}, line {number}: unknown tag {fields[1]!r}; the file must have "
+                             f"{FORMAT}")
+        tokens.append(fields[0])
+        tags.append(fields[1])
+    if not sentences:
+        raise ValueError(f"task.path={path!r} holds no sentences (it is empty or blank); the file must have {FORMAT}")
+    return sentences

@@ -84,8 +84,10 @@ class WordLMTask(LanguageModelTask):
         text = documentation_text() if cfg.data.path is None else read_text(cfg.data.path)
         sents = sentences(text, cfg.data.min_len, cfg.data.max_len)
         if len(sents) < 2:
-            raise ValueError(f"the corpus has {len(sents)} usable sentence(s) of {cfg.data.min_len}-"
-                             f"{cfg.data.max_len} tokens; a train/validation split needs at least 2")
+            source = f"task.data.path={cfg.data.path!r}" if cfg.data.path else "the corpus"
+            raise ValueError(f"{source} has {len(sents)} usable sentence(s) of {cfg.data.min_len}-"
+                             f"{cfg.data.max_len} tokens; a train/validation split needs at least 2 (give a "
+                             f"longer text, or widen task.data.min_len / task.data.max_len)")
         order = np.random.default_rng(cfg.data_seed).permutation(len(sents))
         n_val = min(len(sents) - 1, max(1, int(round(cfg.val_fraction * len(sents)))))
         train, val = [sents[i] for i in order[n_val:]], [sents[i] for i in order[:n_val]]

@@ -93,3 +93,21 @@ def test_char_lm_python_docs_corpus_and_bad_choice():
     assert len(task.train) > 10000 and max(len(s) for s in task.train) <= 64
     with pytest.raises(ValueError, match="task.data.builtin must be one of names, python_docs"):
         make_task("char_lm", data={"builtin": "shakespeare"})
+
+
+def test_ner_reads_a_tagged_file_and_trains_on_it(tmp_path):
+    from seqfw.tasks.ner_corpus import generate
+    from seqfw.topologies import recurrent
+
+    sentences = generate(60, seed=3, ambiguous_fraction=0.25)
+    path = tmp_path / "corpus.tags"
+    path.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in zip(s.tokens, s.tags)) for s in sentences) + "\n")
+    task = make_task("ner", path=str(path), val_fraction=0.2, embed_dim=8)
+    assert (len(task.train), len(task.val)) == (48, 12)
+    assert [s.tokens for s in task.val] == [s.tokens for s in sentences[:12]]  # the file's first sentences
+    assert [s.tags for s in task.train] == [s.tags for s in sentences[12:]]
+    model = task.build_model(recurrent("gru", 8, 8), "many_to_many")
+    metrics = task.evaluate(model, model.init_params(np.random.default_rng(0)), np)
+    # a user's file marks no ambiguous tokens: that metric is left out rather than reported as 0
+    assert set(metrics) == {"val/token_accuracy", "val/entity_f1"}
+    assert 0 <= metrics["val/token_accuracy"] <= 1
