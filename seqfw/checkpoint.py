@@ -1,6 +1,7 @@
 """Checkpoints as plain ``.npz`` archives: arrays only, loaded with ``allow_pickle=False``."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -23,15 +24,41 @@ def save_checkpoint(path: Path, params, step: int, config: str = "") -> Path:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """``{"params": {dotted.path: array}, "step": int, "config": str}``; refuses anything but a seqfw checkpoint."""
+    """``{"params": {dotted.path: array}, "step": int, "config": str}``; refuses anything but a seqfw checkpoint.
+
+    A checkpoint may come from someone else, so nothing in it is trusted: it must be a zip
+    archive of ``.npy`` arrays (read with ``allow_pickle=False``: no object arrays, no code),
+    carry seqfw's format tag, hold only finite floating-point parameters, an integer step and
+    a text config (which is parsed as YAML data by the caller, never evaluated).
+    """
+    path = Path(path)
+    hint = "Use a checkpoint that seqfw wrote (a run's checkpoints/checkpoint.npz, or the run id)."
+    if not path.is_file():
+        raise ValueError(f"checkpoint {path}: no such file. {hint}")
+    with open(path, "rb") as f:
+        if f.read(4) != b"PK\x03\x04":
+            raise ValueError(f"checkpoint {path} is not an .npz archive. {hint}")
     try:
-        with np.load(Path(path), allow_pickle=False) as data:
+        with np.load(path, allow_pickle=False) as data:
             if "format" not in data.files or str(data["format"]) != FORMAT:
-                raise ValueError(f"{path} is not a seqfw checkpoint (no {FORMAT!r} format tag)")
-            return {"params": {k[len("params/"):]: data[k] for k in data.files if k.startswith("params/")},
-                    "step": int(data["step"]), "config": str(data["config"])}
-    except (OSError, ValueError, KeyError) as err:
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from None
+                raise ValueError(f"it has no {FORMAT!r} format tag")
+            params = {}
+            for key in (k for k in data.files if k.startswith("params/")):
+                value, name = data[key], key[len("params/"):]
+                if value.dtype.kind != "f":
+                    raise ValueError(f"parameter {name} has dtype {value.dtype}; parameters are floating point")
+                if not np.isfinite(value).all():
+                    raise ValueError(f"parameter {name} holds NaN or infinite values")
+                params[name] = value
+            step, config = data["step"], data["config"]
+            if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
+                raise ValueError(f"its step is {step!r}, not a count")
+            if config.shape != () or config.dtype.kind != "U":
+                raise ValueError("its config is not text")
+            return {"params": params, "step": int(step), "config": str(config)}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        reason = "it is truncated or corrupt" if isinstance(err, (EOFError, zipfile.BadZipFile)) else str(err)
+        raise ValueError(f"refusing checkpoint {path}: {reason}. {hint}") from None
 
 
 def restore_params(params, saved: dict, xp=np) -> None:

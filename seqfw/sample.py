@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -27,11 +28,17 @@ def load_run(source: str, tracking_uri: str | None = None):
 
     path = Path(source)
     if not path.is_file():
+        if not re.fullmatch(r"[0-9a-f]{32}", source):
+            raise ValueError(f"{source!r}: no such checkpoint file, and not an MLflow run id (32 hex digits); "
+                             "give a run's checkpoints/checkpoint.npz or its run id")
         from mlflow.tracking import MlflowClient
 
         from .tracking import resolve_uri
 
         uri = resolve_uri(tracking_uri)
+        if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+            raise ValueError(f"run {source}: there is no MLflow store at {uri} (run from the directory that holds "
+                             "mlflow.db, or set MLFLOW_TRACKING_URI / --tracking-uri)")
         try:
             path = Path(MlflowClient(uri).download_artifacts(source, "checkpoints/checkpoint.npz",
                                                               tempfile.mkdtemp(prefix="seqfw-")))
