@@ -45,6 +45,9 @@ def _context(cfg):
 
 
 def _job(cfg) -> float:
+    import signal
+
+    from .resume import Interrupted
     from .train import fit
 
     ctx, multirun = _context(cfg)
@@ -57,8 +60,15 @@ def _job(cfg) -> float:
         if multirun:  # one bad job must not end the sweep: the sweeper sees a failed trial
             return float("nan")
         sys.exit(2)
+    except Interrupted as stop:
+        print(f"interrupted by {signal.Signals(stop.signum).name}: the state after step {stop.step} is saved in "
+              f"{stop.path} and the MLflow "
+              f"run is marked KILLED. Continue it (the same run) with the same command plus "
+              f"train.resume={stop.path}", file=sys.stderr)
+        sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
-        print("interrupted: the MLflow run is marked KILLED", file=sys.stderr)
+        print("interrupted (twice: no checkpoint written after the last periodic one); the MLflow run is "
+              "marked KILLED", file=sys.stderr)
         sys.exit(130)
     print(summary(result))
     return result.objective

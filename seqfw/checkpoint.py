@@ -12,11 +12,13 @@ from .tree import flatten
 FORMAT = "seqfw-checkpoint-1"
 
 
-def save_checkpoint(path: Path, params, step: int, config: str = "") -> Path:
-    """Write every parameter under ``params/<dotted.path>`` plus the step, the config text and a format tag."""
+def save_checkpoint(path: Path, params, step: int, config: str = "", state: dict | None = None) -> Path:
+    """Write every parameter under ``params/<dotted.path>`` plus the step, the config text and a format tag;
+    ``state`` (``{name: array}``: optimizer moments, random-generator states...) goes under ``state/<name>``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"params/{k}": to_host(v) for k, v in flatten(params).items()}
+    arrays.update({f"state/{k}": np.asarray(to_host(v)) for k, v in (state or {}).items()})
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays, step=np.array(step), config=np.array(config), format=np.array(FORMAT))
     tmp.replace(path)  # never leave a half-written checkpoint under the real name
@@ -24,7 +26,8 @@ def save_checkpoint(path: Path, params, step: int, config: str = "") -> Path:
 
 
 def load_checkpoint(path: Path) -> dict:
-    """``{"params": {dotted.path: array}, "step": int, "config": str}``; refuses anything but a seqfw checkpoint.
+    """``{"params": {path: array}, "step": int, "config": str, "state": {name: array}}``; refuses anything
+    but a seqfw checkpoint.
 
     A checkpoint may come from someone else, so nothing in it is trusted: it must be a zip
     archive of ``.npy`` arrays (read with ``allow_pickle=False``: no object arrays, no code),
@@ -50,12 +53,18 @@ def load_checkpoint(path: Path) -> dict:
                 if not np.isfinite(value).all():
                     raise ValueError(f"parameter {name} holds NaN or infinite values")
                 params[name] = value
+            state = {}
+            for key in (k for k in data.files if k.startswith("state/")):
+                value, name = data[key], key[len("state/"):]
+                if value.dtype.kind not in "fiuU" or value.dtype.kind == "f" and not np.isfinite(value).all():
+                    raise ValueError(f"training state {name} is not finite numbers or text")
+                state[name] = value
             step, config = data["step"], data["config"]
             if step.shape != () or step.dtype.kind not in "iu" or int(step) < 0:
                 raise ValueError(f"its step is {step!r}, not a count")
             if config.shape != () or config.dtype.kind != "U":
                 raise ValueError("its config is not text")
-            return {"params": params, "step": int(step), "config": str(config)}
+            return {"params": params, "step": int(step), "config": str(config), "state": state}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         reason = "it is truncated or corrupt" if isinstance(err, (EOFError, zipfile.BadZipFile)) else str(err)
         raise ValueError(f"refusing checkpoint {path}: {reason}. {hint}") from None

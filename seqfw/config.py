@@ -91,6 +91,9 @@ class TrainConf:
     clip_value: Optional[float] = None  # elementwise clipping; null = off
     grad_curves: int = 4  # how many times ‖∂L/∂a<t>‖ against t is measured over training
     progress: bool = True  # the progress bar (stderr)
+    checkpoint_every: Optional[int] = None  # full training state every N steps (null = eval_every)
+    resume: Optional[str] = None  # a checkpoint.npz of an interrupted run: continue it (same MLflow run)
+    on_nonfinite: str = "stop"  # a NaN/inf loss or gradient: stop (the last good checkpoint stays) | skip the batch
 
 
 @dataclass
@@ -151,7 +154,9 @@ def _data_dir(name: str) -> Path:
 def _node(name: str, config: type | None, extra: list) -> type:
     """A structured config for ``cell/<name>`` or ``task/<name>``: ``name`` + ``extra`` + the spec's options."""
     hints = typing.get_type_hints(config) if config else {}  # real types, not the strings of `annotations`
-    own = [(f.name, hints[f.name], f) for f in dataclasses.fields(config)] if config else []
+    # ``name`` is always the registered name: a plugin may reuse another spec's config class
+    own = [(f.name, hints[f.name], field(default=name) if f.name == "name" else f)
+           for f in dataclasses.fields(config)] if config else []
     taken = {f[0] for f in own}
     fields = [(k, t, field(default=v)) for k, t, v in [("name", str, name)] + extra if k not in taken]
     return dataclasses.make_dataclass(f"{name.title().replace('_', '')}Conf", fields + own)

@@ -55,7 +55,7 @@ class MlflowTracker:
     """One MLflow run: params, buffered step metrics, text/JSON/figure/file artifacts."""
 
     def __init__(self, uri: str | None, experiment: str, run_name: str | None = None, tags: dict | None = None,
-                 parent_run_id: str | None = None):
+                 parent_run_id: str | None = None, resume_run_id: str | None = None):
         from mlflow.tracking import MlflowClient
 
         for noisy in ("alembic", "mlflow.store.db.utils", "matplotlib"):  # schema set-up and font-cache chatter
@@ -64,6 +64,18 @@ class MlflowTracker:
         check_reachable(self.uri)
         check_local_store(self.uri)
         self.client = MlflowClient(self.uri)
+        self._metrics: list = []
+        if resume_run_id:  # continue the interrupted run: same id, same histories
+            try:
+                run = self.client.get_run(resume_run_id)
+            except Exception as err:
+                raise TrackingError(
+                    f"cannot resume MLflow run {resume_run_id}: it is not in {self.uri} ({type(err).__name__}). "
+                    "Resume against the store the run was started with (tracking.uri / MLFLOW_TRACKING_URI), "
+                    "or with tracking=none.") from None
+            self.run_id, self.experiment_id = run.info.run_id, run.info.experiment_id
+            self.client.update_run(self.run_id, status="RUNNING")
+            return
         self.experiment_id = ensure_experiment(self.client, experiment, self.uri)
         tags = {k: str(v) for k, v in (tags or {}).items()}
         if parent_run_id:
@@ -73,7 +85,6 @@ class MlflowTracker:
         except Exception as err:
             raise _store_error(self.uri, err) from None
         self.run_id = run.info.run_id
-        self._metrics: list = []
 
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
@@ -207,13 +218,14 @@ def ensure_experiment(client, name: str, uri: str) -> str:
         raise _store_error(uri, err) from None
 
 
-def make_tracker(tracking, experiment: str, run_name: str, tags: dict, parent_run_id: str | None = None):
+def make_tracker(tracking, experiment: str, run_name: str, tags: dict, parent_run_id: str | None = None,
+                 resume_run_id: str | None = None):
     if tracking.name == "none":
         return NoTracker()
     if tracking.name != "mlflow":
         raise TrackingError(f"unknown tracking {tracking.name!r}; choose tracking=mlflow or tracking=none")
     return MlflowTracker(tracking.uri, tracking.experiment or experiment, tracking.run_name or run_name, tags,
-                         parent_run_id)
+                         parent_run_id, resume_run_id)
 
 
 def sweep_summary(uri: str, parent_run_id: str, metric: str, maximize: bool = True) -> tuple[str, list[dict]]:

@@ -20,11 +20,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from . import __version__
 from .backend import DTYPES, get_backend, to_host
-from .checkpoint import save_checkpoint
+from .checkpoint import load_checkpoint, restore_params, save_checkpoint
 from .config import TOPOLOGY_KINDS, unknown_keys
 from .plugins import PluginError
 from .optim import clip_by_global_norm, clip_by_value, make_optimizer
 from .plugins import make_task
+from .resume import Interrupted, StopSignals, capture, mismatches, restore
 from .topologies import recurrent, truncated_bptt
 from .tracking import make_tracker
 from .tree import flatten
@@ -74,6 +75,10 @@ def _check_train(t) -> None:
             raise ConfigError(f"train.{key} must be null (off) or > 0, got {getattr(t, key)}")
     if t.grad_curves < 0:
         raise ConfigError(f"train.grad_curves must be >= 0, got {t.grad_curves}")
+    if t.checkpoint_every is not None and t.checkpoint_every < 1:
+        raise ConfigError(f"train.checkpoint_every must be null (= train.eval_every) or >= 1, got {t.checkpoint_every}")
+    if t.on_nonfinite not in ("stop", "skip"):
+        raise ConfigError(f"train.on_nonfinite must be stop or skip, got {t.on_nonfinite!r}")
 
 
 def _options(node) -> dict:
@@ -157,12 +162,14 @@ def fit(cfg: DictConfig, ctx: RunContext | None = None) -> RunResult:
     ctx = ctx or RunContext()
     be, task, model, params, opt = build(cfg)
     metric = cfg.optimized_metric or task.info.metric
+    rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
+    start = _resume(cfg, be, params, opt, rng) if cfg.train.resume else {"step": 0, "tokens": 0, "run_id": None}
     tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": task.name, "backend": be.name,
             "seqfw_version": __version__, **ctx.tags}
-    tracker = make_tracker(cfg.tracking, task.name, ctx.run_name, tags, ctx.parent_run_id)
+    tracker = make_tracker(cfg.tracking, task.name, ctx.run_name, tags, ctx.parent_run_id, start["run_id"])
     try:
-        return _train(cfg, ctx, be, task, model, params, opt, metric, tracker)
-    except KeyboardInterrupt:
+        return _train(cfg, ctx, be, task, model, params, opt, metric, tracker, rng, start)
+    except (KeyboardInterrupt, Interrupted):
         tracker.finish("KILLED")
         raise
     except BaseException:
@@ -170,80 +177,130 @@ def fit(cfg: DictConfig, ctx: RunContext | None = None) -> RunResult:
         raise
 
 
-def _train(cfg, ctx, be, task, model, params, opt, metric, tracker) -> RunResult:
+def _resume(cfg, be, params, opt, rng) -> dict:
+    """Load ``train.resume`` into params, optimizer and generators; checked before anything is tracked."""
+    path = cfg.train.resume
+    try:
+        ck = load_checkpoint(path)
+    except ValueError as err:
+        raise ConfigError(f"train.resume: {err}") from None
+    if not ck["state"]:
+        raise ConfigError(f"train.resume={path!r} holds parameters only, no training state (optimizer, random "
+                          "generators), so the run cannot continue exactly; start a new run instead.")
+    if different := mismatches(ck["config"], cfg):
+        raise ConfigError(f"train.resume={path!r} was written by a run with other settings: {'; '.join(different)}. "
+                          "Resume with the same overrides as the interrupted run (train.steps may grow).")
+    if ck["step"] >= cfg.train.steps:
+        raise ConfigError(f"train.resume={path!r} is at step {ck['step']}, and train.steps={cfg.train.steps}: "
+                          "nothing left to do; raise train.steps to train on.")
+    restore_params(params, ck["params"], be.xp)
+    tokens, run_id = restore(ck["state"], opt, rng, be)
+    return {"step": ck["step"], "tokens": tokens, "run_id": run_id if cfg.tracking.name == "mlflow" else None}
+
+
+def _train(cfg, ctx, be, task, model, params, opt, metric, tracker, rng, resumed) -> RunResult:
     from tqdm.auto import tqdm
 
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    tracker.log_params(flatten(resolved))
-    tracker.log_text(OmegaConf.to_yaml(cfg), "config/resolved.yaml")
-    for path in ctx.config_files:
-        tracker.log_artifact(str(path), "config/hydra")
+    first = resumed["step"] + 1
+    if first == 1:  # a resumed run has its params, config and first curves already
+        resolved = OmegaConf.to_container(cfg, resolve=True)
+        tracker.log_params(flatten(resolved))
+        tracker.log_text(OmegaConf.to_yaml(cfg), "config/resolved.yaml")
+        for path in ctx.config_files:
+            tracker.log_artifact(str(path), "config/hydra")
     t, xp = cfg.train, be.xp
-    rng = np.random.default_rng(cfg.seed)
+    out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
+    ckpt_path, ckpt_every = out_dir / "checkpoint.npz", t.checkpoint_every or t.eval_every
+    last_good: tuple[int, Path] | None = None
+
+    def save(step: int) -> Path:
+        state = capture(opt, rng, be, step, tokens, tracker.run_id)
+        return save_checkpoint(ckpt_path, params, step=step, config=OmegaConf.to_yaml(cfg), state=state)
+
     curve_steps = set(np.linspace(0, t.steps, t.grad_curves).round().astype(int)) if t.grad_curves else set()
     curves: dict[str, dict] = {}
     metrics: dict = {}
-    tokens, start = 0, time.perf_counter()
-    bar = tqdm(total=t.steps, desc="train", file=sys.stderr, disable=not t.progress, dynamic_ncols=True,
-               mininterval=0.5)
+    tokens, start, skipped, in_a_row = resumed["tokens"], time.perf_counter(), 0, 0
+    seen = tokens
+    bar = tqdm(total=t.steps, initial=first - 1, desc="train", file=sys.stderr, disable=not t.progress,
+               dynamic_ncols=True, mininterval=0.5)
     heat: dict[str, dict] = {}
-    _record_curves(heat, 0, model, params, task, xp, tracker, "heatmap")
-    for step in range(1, t.steps + 1):
-        if step - 1 in curve_steps:
-            _record_curves(curves, step - 1, model, params, task, xp, tracker)
-        batch = task.train_batch(rng, t.batch_size).to(xp, be.dtype)
-        loss, logged = _step(cfg, model, params, opt, batch, be.random, step)
-        tokens += int(to_host(batch.lengths).sum())
-        rate = tokens / (time.perf_counter() - start)
-        if logged:
-            tracker.log_metrics({**logged, "throughput/tokens_per_s": rate}, step)
-        if step % t.eval_every == 0 or step == t.steps:
-            metrics = task.evaluate(model, params, xp)
-            tracker.log_metrics(metrics, step)
-            tracker.log_text(task.samples(model, params, xp), f"samples/step_{step:06d}.txt")
-            _record_curves(heat, step, model, params, task, xp, tracker, "heatmap")
-            tracker.flush()
-        bar.set_postfix({"loss": f"{loss:.3f}", metric: f"{metrics.get(metric, float('nan')):.3f}",
-                         "tok/s": f"{rate:,.0f}"}, refresh=False)
-        bar.update(1)
+    if first == 1:
+        _record_curves(heat, 0, model, params, task, xp, tracker, "heatmap")
+    with StopSignals() as stop:
+        for step in range(first, t.steps + 1):
+            if step - 1 in curve_steps:
+                _record_curves(curves, step - 1, model, params, task, xp, tracker)
+            batch = task.train_batch(rng, t.batch_size).to(xp, be.dtype)
+            loss, logged, bad = _step(cfg, model, params, opt, batch, be.random, step)
+            tokens += int(to_host(batch.lengths).sum())
+            rate = (tokens - seen) / (time.perf_counter() - start)
+            if bad and t.on_nonfinite == "stop":
+                where = (f"The last good checkpoint (step {last_good[0]}) is {last_good[1]}" if last_good else
+                         f"No checkpoint was written yet (every train.checkpoint_every={ckpt_every} steps)")
+                raise TrainingError(f"{bad} at step {step}. The learning rate is likely too high "
+                                    f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set "
+                                    f"train.clip_norm (now {t.clip_norm or 'null: off'}). {where}; train.on_nonfinite=skip skips "
+                                    "such batches instead.")
+            skipped, in_a_row = (skipped + 1, in_a_row + 1) if bad else (skipped, 0)
+            if bad:
+                tracker.log_metrics({"train/skipped_batches": skipped}, step)
+                if in_a_row >= 10:
+                    raise TrainingError(f"{bad} at step {step}, and in each of the 9 batches before it: skipping "
+                                        "cannot help. Lower optim.lr or set train.clip_norm.")
+            if logged:
+                tracker.log_metrics({**logged, "throughput/tokens_per_s": rate}, step)
+            if step % t.eval_every == 0 or step == t.steps:
+                metrics = task.evaluate(model, params, xp)
+                tracker.log_metrics(metrics, step)
+                tracker.log_text(task.samples(model, params, xp), f"samples/step_{step:06d}.txt")
+                _record_curves(heat, step, model, params, task, xp, tracker, "heatmap")
+                tracker.flush()
+            if step % ckpt_every == 0 and step < t.steps:
+                last_good = (step, save(step))
+            if stop.signum is not None:
+                tracker.flush()
+                raise Interrupted(stop.signum, step, str(save(step)))
+            bar.set_postfix({"loss": f"{loss:.3f}", metric: f"{metrics.get(metric, float('nan')):.3f}",
+                             "tok/s": f"{rate:,.0f}"}, refresh=False)
+            bar.update(1)
     bar.close()
     if t.steps in curve_steps:
         _record_curves(curves, t.steps, model, params, task, xp, tracker)
     seconds = time.perf_counter() - start
-    out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
-    ckpt = save_checkpoint(out_dir / "checkpoint.npz", params, step=t.steps, config=OmegaConf.to_yaml(cfg))
+    ckpt = save(t.steps)
     tracker.log_artifact(str(ckpt), "checkpoints")
     tracker.log_model(str(ckpt))
     if metric not in metrics:
         raise ConfigError(f"optimized_metric={metric!r} is not reported by task={task.name}; it reports "
                           f"{', '.join(sorted(metrics))}")
     tracker.finish("FINISHED")
-    return RunResult(metrics, float(metrics[metric]), metric, t.steps, seconds, tokens / seconds, tracker.run_id,
-                     tracker.browse_hint(), describe(cfg, task), loss)
+    return RunResult(metrics, float(metrics[metric]), metric, t.steps, seconds, (tokens - seen) / seconds,
+                     tracker.run_id, tracker.browse_hint(), describe(cfg, task), loss)
 
 
-def _step(cfg, model, params, opt, batch, noise, step: int) -> tuple[float, dict | None]:
-    """One update: loss and gradients, clipping, the optimizer. Returns the loss and, every
-    ``train.log_every`` steps, the metrics to log (gradient norms before clipping)."""
+def _step(cfg, model, params, opt, batch, noise, step: int) -> tuple[float, dict | None, str | None]:
+    """One update: loss and gradients, clipping, the optimizer. Returns the loss, every
+    ``train.log_every`` steps the metrics to log (gradient norms before clipping), and what was
+    not finite (the update is then not applied), else None."""
     t = cfg.train
     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught just below, with advice
         loss, grads = _loss_and_grads(model, params, batch, t.bptt, noise)
+        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
+    total = math.sqrt(sum(v * v for v in per_param.values()))
     if not math.isfinite(loss):
-        raise TrainingError(
-            f"the training loss became {loss} at step {step}. The learning rate is likely too high "
-            f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set train.clip_norm."
-        )
+        return loss, None, f"the training loss became {loss}"
+    if not math.isfinite(total):
+        return loss, None, f"the gradient became non-finite (global norm {total})"
     logged = None
     if step % t.log_every == 0:
-        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
-        logged = {"train/loss": loss, "grad_norm/global": math.sqrt(sum(v * v for v in per_param.values())),
-                  **per_param}
+        logged = {"train/loss": loss, "grad_norm/global": total, **per_param}
     if t.clip_norm:
         clip_by_global_norm(grads, t.clip_norm)
     if t.clip_value:
         clip_by_value(grads, t.clip_value)
     opt.step(grads)
-    return loss, logged
+    return loss, logged, None
 
 
 def batch_loss(model, params, batch, train: bool = True, noise=None, step_norms: bool = False):

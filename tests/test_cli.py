@@ -12,10 +12,13 @@ TINY = ["train.steps=40", "train.eval_every=20", "train.log_every=10", "train.ba
         "task.num_sentences=120", "cell.hidden_size=8", "task.embed_dim=8", "train.progress=false"]
 
 
-def seqfw(*args, cwd, timeout=300):
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+def seqfw(*args, cwd, timeout=300, env=None):
+    """``python -m seqfw *args`` in ``cwd``; ``env`` adds variables (PYTHONPATH is prepended)."""
+    full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    for key, value in (env or {}).items():
+        full[key] = value + (os.pathsep + full[key] if key == "PYTHONPATH" and full.get(key) else "")
     return subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=full)
 
 
 def client_for(path):
