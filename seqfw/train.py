@@ -254,7 +254,7 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker, rng, resumed
                 metrics = task.evaluate(model, params, xp)
                 tracker.log_metrics(metrics, step)
                 tracker.log_text(task.samples(model, params, xp), f"samples/step_{step:06d}.txt")
-                _record_curves(heat, step, model, params, task, xp, tracker, "heatmap")
+                _record_curves(heat, step, model, params, task, xp, tracker, "heatmap", draw=step == t.steps)
                 tracker.flush()
             if step % ckpt_every == 0 and step < t.steps:
                 last_good = (step, save(step))
@@ -266,7 +266,7 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker, rng, resumed
             bar.update(1)
     bar.close()
     if t.steps in curve_steps:
-        _record_curves(curves, t.steps, model, params, task, xp, tracker)
+        _record_curves(curves, t.steps, model, params, task, xp, tracker, draw=True)
     seconds = time.perf_counter() - start
     ckpt = save(t.steps)
     tracker.log_artifact(str(ckpt), "checkpoints")
@@ -326,9 +326,11 @@ def _loss_and_grads(model, params, batch, bptt, noise):
     return loss, grads
 
 
-def _record_curves(curves: dict, step: int, model, params, task, xp, tracker, name: str = "curves") -> None:
+def _record_curves(curves: dict, step: int, model, params, task, xp, tracker, name: str = "curves",
+                   draw: bool = False) -> None:
     """‖∂L/∂a<t>‖ against t on a fixed validation batch, per layer and direction, at training step
-    ``step``; logged as JSON and a figure: line plots (``curves``) or a training-step × t heatmap."""
+    ``step``; logged as JSON every time, and when ``draw`` (the last point) as a figure: line plots
+    (``curves``) or a training-step × t heatmap. A figure costs ~0.5 s, and each would replace the last."""
     if tracker.run_id is None:
         return
     b = task.curve_batch().to(xp, params["head"]["W"].dtype)
@@ -337,6 +339,8 @@ def _record_curves(curves: dict, step: int, model, params, task, xp, tracker, na
         for d, values in dirs.items():
             curves.setdefault(f"layer{layer}/{d}", {})[str(step)] = [float(v) for v in to_host(values)]
     tracker.log_dict(curves, f"grad_norms/{name}.json")
+    if not draw:
+        return
     from .plots import grad_norm_figure, grad_norm_heatmap
 
     plot = grad_norm_heatmap if name == "heatmap" else grad_norm_figure

@@ -48,12 +48,13 @@ def check_sweep(uri: str, stdout: str, experiment: str, expected: set[tuple[str,
 
 
 def test_a_sweep_against_mlflow_server_is_all_there_through_rest(tmp_path):
-    """Acceptance (issue 5, item 7): server on 127.0.0.1, a small sweep, everything checked via REST."""
+    """Acceptance (issue 5, item 7): server on 127.0.0.1, a parallel sweep, everything checked via REST."""
     with mlflow_server(f"sqlite:///{tmp_path / 'server.db'}", tmp_path / "artifacts", tmp_path / "server.log") as uri:
-        out = seqfw("--multirun", "cell=rnn,gru", "seed=0", f"tracking.uri={uri}", "tracking.experiment=team",
-                    *TINY, cwd=tmp_path, timeout=600)
+        # 8 jobs, 2 at a time (issue 7: eight parallel jobs against a server, every history complete)
+        out = seqfw("--multirun", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "cell=rnn,gru",
+                    "seed=0,1,2,3", f"tracking.uri={uri}", "tracking.experiment=team", *TINY, cwd=tmp_path, timeout=600)
         assert out.returncode == 0, out.stderr[-3000:]
-        check_sweep(uri, out.stdout, "team", {("rnn", "0"), ("gru", "0")})
+        check_sweep(uri, out.stdout, "team", {(c, str(s)) for c in ("rnn", "gru") for s in range(4)})
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to the default local store
 
 

@@ -73,11 +73,14 @@ def test_scoring_from_a_checkpoint(trained_checkpoint):
 
 def test_a_bad_source_is_a_clear_error(tmp_path):
     out = sample_cli("no-such-run", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
-    assert out.returncode == 2 and "error: 'no-such-run' is neither a checkpoint file nor a run" in out.stderr
+    assert out.returncode == 2 and "error: 'no-such-run': no such checkpoint file, and not an MLflow run id" in out.stderr
     assert "Traceback" not in out.stderr
+    (tmp_path / "mlflow.db").touch()  # a store exists, the run does not
+    out = sample_cli("0123456789abcdef0123456789abcdef", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
+    assert out.returncode == 2 and "is neither a checkpoint file nor a run with a checkpoint" in out.stderr
     (tmp_path / "fake.npz").write_bytes(b"not a zip")
     out = sample_cli(tmp_path / "fake.npz")
-    assert out.returncode == 2 and "cannot read checkpoint" in out.stderr
+    assert out.returncode == 2 and "is not an .npz archive" in out.stderr
 
 
 def test_one_to_many_generates_from_the_class_token():
