@@ -194,13 +194,9 @@ def seqfw_add_cells():
 @pytest.fixture
 def plugin_env(tmp_path):
     """A third-party package, installed the way pip leaves one: a module plus a dist-info with its entry point."""
-    site = tmp_path / "site"
-    dist = site / "seqfw_scaled-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: seqfw-scaled\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[seqfw]\nscaled = seqfw_scaled\n")
-    (site / "seqfw_scaled.py").write_text(PLUGIN)
-    return {"PYTHONPATH": str(site)}
+    from tests.fake_install import install_plugin
+
+    return install_plugin(tmp_path, "seqfw-scaled", "seqfw_scaled", "scaled", PLUGIN)
 
 
 def test_a_plugin_cell_is_selectable_with_its_own_validated_options(tmp_path, plugin_env):

@@ -9,6 +9,7 @@ import textwrap
 
 import numpy as np
 
+from tests.fake_install import install_plugin
 from tests.test_cli import client_for, seqfw
 
 TASK = textwrap.dedent('''
@@ -35,13 +36,7 @@ TASK = textwrap.dedent('''
 
 
 def install_flaky(tmp_path):
-    site = tmp_path / "site"
-    dist = site / "flaky_task-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: flaky-task\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[seqfw]\nflaky = flaky_task_mod\n")
-    (site / "flaky_task_mod.py").write_text(TASK)
-    return {"PYTHONPATH": str(site)}
+    return install_plugin(tmp_path, "flaky-task", "flaky_task_mod", "flaky", TASK)
 
 
 SMALL = ["train.progress=false", "task.seq_len=10", "task.num_val=50", "cell.hidden_size=8", "train.batch_size=8",
