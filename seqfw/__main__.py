@@ -61,10 +61,11 @@ def _job(cfg) -> float:
             return float("nan")
         sys.exit(2)
     except Interrupted as stop:
+        tracked = cfg.tracking.name == "mlflow"
         print(f"interrupted by {signal.Signals(stop.signum).name}: the state after step {stop.step} is saved in "
-              f"{stop.path} and the MLflow "
-              f"run is marked KILLED. Continue it (the same run) with the same command plus "
-              f"train.resume={stop.path}", file=sys.stderr)
+              f"{stop.path}{' and the MLflow run is marked KILLED' if tracked else ''}. Continue it "
+              f"{'(the same run) ' if tracked else ''}with the same command plus train.resume={stop.path}",
+              file=sys.stderr)
         sys.exit(128 + stop.signum)
     except KeyboardInterrupt:
         print("interrupted (twice: no checkpoint written after the last periodic one); the MLflow run is "
