@@ -84,6 +84,11 @@ class Backend:
         """A fresh host generator for parameter initialisation (same draws on every backend)."""
         return np.random.default_rng(self.seed if seed is None else seed)
 
+    @property
+    def device_rng(self):
+        """The generator of run-time randomness (dropout masks); its state is checkpointed on NumPy."""
+        return self._device_rng
+
     def random(self, shape) -> Array:
         """Uniform [0, 1) samples on the device, in the backend dtype."""
         return self._device_rng.random(shape, dtype=self.dtype)

@@ -121,14 +121,16 @@ def make_optimizer(name: str, params, **options) -> Optimizer:
 
 
 def global_norm(grads) -> float:
-    """‖g‖ over every leaf of the tree, as one vector."""
-    return math.sqrt(sum(float((g * g).sum()) for g in flatten(grads).values()))
+    """‖g‖ over every leaf of the tree, as one vector (summed on the device: one transfer to the host)."""
+    return math.sqrt(float(sum((g * g).sum() for g in flatten(grads).values())))
 
 
-def clip_by_global_norm(grads, max_norm: float) -> float:
-    """If ‖g‖ > θ then g ← θ g / ‖g‖ (Pascanu et al. 2013), in place. Returns the pre-clip norm."""
+def clip_by_global_norm(grads, max_norm: float, norm: float | None = None) -> float:
+    """If ‖g‖ > θ then g ← θ g / ‖g‖ (Pascanu et al. 2013), in place. Returns the pre-clip norm.
+
+    ``norm``: ‖g‖ when the caller has it already."""
     max_norm = _check("clip max_norm", max_norm, 0.0, low_open=True)
-    norm = global_norm(grads)
+    norm = global_norm(grads) if norm is None else norm
     if norm > max_norm:
         scale = max_norm / norm
         for g in flatten(grads).values():

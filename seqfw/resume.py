@@ -36,7 +36,7 @@ def capture(opt, host_rng, backend, step: int, tokens: int, run_id: str | None) 
     """The training state as plain arrays (``save_checkpoint(..., state=...)``)."""
     state = {"optim.t": np.array(opt.t), "tokens": np.array(tokens), "run_id": np.array(run_id or ""),
              "rng.host": np.array(json.dumps(host_rng.bit_generator.state))}
-    device = backend._device_rng
+    device = backend.device_rng
     if isinstance(device, np.random.Generator):
         state["rng.device"] = np.array(json.dumps(device.bit_generator.state))
     for name, slots in opt.state.items():
@@ -56,8 +56,8 @@ def restore(state: dict, opt, host_rng, backend) -> tuple[int, str | None]:
             like = opt.params[name]
             opt.state[name][slot] = backend.xp.asarray(value, dtype=like.dtype)
     host_rng.bit_generator.state = json.loads(str(state["rng.host"]))
-    if "rng.device" in state and isinstance(backend._device_rng, np.random.Generator):
-        backend._device_rng.bit_generator.state = json.loads(str(state["rng.device"]))
+    if "rng.device" in state and isinstance(backend.device_rng, np.random.Generator):
+        backend.device_rng.bit_generator.state = json.loads(str(state["rng.device"]))
     return int(state["tokens"]), str(state["run_id"]) or None
 
 

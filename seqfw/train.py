@@ -23,7 +23,7 @@ from .backend import DTYPES, get_backend, to_host
 from .checkpoint import load_checkpoint, restore_params, save_checkpoint
 from .config import TOPOLOGY_KINDS, unknown_keys
 from .plugins import PluginError
-from .optim import clip_by_global_norm, clip_by_value, make_optimizer
+from .optim import clip_by_global_norm, clip_by_value, global_norm, make_optimizer
 from .plugins import make_task
 from .resume import Interrupted, StopSignals, capture, mismatches, restore
 from .topologies import recurrent, truncated_bptt
@@ -240,10 +240,11 @@ def _train(cfg, ctx, be, task, model, params, opt, metric, tracker, rng, resumed
                          f"No checkpoint was written yet (every train.checkpoint_every={ckpt_every} steps)")
                 raise TrainingError(f"{bad} at step {step}. The learning rate is likely too high "
                                     f"(optim.lr={cfg.optim.lr}) or gradients exploded: lower optim.lr or set "
-                                    f"train.clip_norm (now {t.clip_norm or 'null: off'}). {where}; train.on_nonfinite=skip skips "
-                                    "such batches instead.")
-            skipped, in_a_row = (skipped + 1, in_a_row + 1) if bad else (skipped, 0)
+                                    f"train.clip_norm (now {t.clip_norm or 'null: off'}). {where}; "
+                                    "train.on_nonfinite=skip skips such batches instead.")
+            in_a_row = in_a_row + 1 if bad else 0
             if bad:
+                skipped += 1
                 tracker.log_metrics({"train/skipped_batches": skipped}, step)
                 if in_a_row >= 10:
                     raise TrainingError(f"{bad} at step {step}, and in each of the 9 batches before it: skipping "
@@ -286,17 +287,17 @@ def _step(cfg, model, params, opt, batch, noise, step: int) -> tuple[float, dict
     t = cfg.train
     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is caught just below, with advice
         loss, grads = _loss_and_grads(model, params, batch, t.bptt, noise)
-        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
-    total = math.sqrt(sum(v * v for v in per_param.values()))
+        total = global_norm(grads)
     if not math.isfinite(loss):
         return loss, None, f"the training loss became {loss}"
     if not math.isfinite(total):
         return loss, None, f"the gradient became non-finite (global norm {total})"
     logged = None
     if step % t.log_every == 0:
+        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
         logged = {"train/loss": loss, "grad_norm/global": total, **per_param}
     if t.clip_norm:
-        clip_by_global_norm(grads, t.clip_norm)
+        clip_by_global_norm(grads, t.clip_norm, norm=total)
     if t.clip_value:
         clip_by_value(grads, t.clip_value)
     opt.step(grads)

@@ -106,7 +106,7 @@ def unroll_backward(
     dinputs = None
     grads = None
     kw = {"outer": True} if _takes_outer(type(cell)) else {}
-    outers: dict[str, list] = {}  # name -> [(t, a, b or None when b is the step's dinput)]
+    outers: dict[str, list] = {}  # name -> [(a, b or None when b is the step's dinput)], from t = T-1 down
     for t in reversed(range(T)):
         dy = zero_dy if dys is None else dys[t]
         padded = not (full is None or full[t])
@@ -122,15 +122,15 @@ def unroll_backward(
         if kw:
             for name in [k for k, v in g.items() if isinstance(v, Outer)]:
                 a, b = g.pop(name)
-                outers.setdefault(name, []).append((t, a, None if b is dinput else b))
+                outers.setdefault(name, []).append((a, None if b is dinput else b))
         if g or grads is None:  # a cell whose gradients are all Outer factors leaves g empty
             grads = tree_add_(grads, g)
     grads = dict(grads or {})
     for name, factors in outers.items():  # sum_t a<t>.T @ b<t> as one GEMM over all T*B rows
-        factors.sort(key=lambda f: f[0])
-        a = xp.concatenate([f[1] for f in factors])
-        b = (dinputs.reshape(T * B, -1) if all(f[2] is None for f in factors)
-             else xp.concatenate([dinputs[t] if bt is None else bt for t, _, bt in factors]))
+        factors.reverse()  # now t = 0..T-1, the order of dinputs
+        a = xp.concatenate([f[0] for f in factors])
+        b = (dinputs.reshape(T * B, -1) if all(f[1] is None for f in factors)
+             else xp.concatenate([dinputs[t] if bt is None else bt for t, (_, bt) in enumerate(factors)]))
         grads[name] = a.T @ b
     if cell.input_proj:
         W_name, b_name = cell.input_proj
