@@ -9,16 +9,19 @@ The engine is a plain library (no Hydra, no MLflow)::
     y, state, cache = net.forward(params, x, lengths)          # x (T, B, 8) -> y (T, B, 64)
     dx, dstate0, grads, norms = net.backward(params, dy, None, cache, step_norms=True)
 
-Third-party cells implement ``seqfw_add_cells`` with ``@seqfw.hookimpl``.
+Third-party cells implement ``seqfw_add_cells`` with ``@seqfw.hookimpl``. The package's
+layers, lowest first: ``engine`` (the math), ``tasks``, ``plugins``, ``run``, ``cli``;
+``docs/architecture.md`` draws them and names the rules CI enforces.
 """
-from .backend import Backend, BackendError, get_backend
-from .hookspecs import hookimpl
-from .plugins import CellSpec, PluginError, Spec, TaskSpec, cell_registry, make_cell, make_task, task_registry
-from .topologies import recurrent, truncated_bptt
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .engine.backend import Backend, BackendError, get_backend
+from .engine.errors import SeqfwError, SettingError
+from .engine.recurrence import truncated_bptt
+from .plugins.hookspecs import CellSpec, PluginError, Spec, TaskSpec, hookimpl
+from .plugins.registry import cell_registry, make_cell, make_task, recurrent, task_registry
 
 __all__ = [
-    "Backend", "BackendError", "CellSpec", "PluginError", "cell_registry", "get_backend", "hookimpl",
-    "make_cell", "make_task", "recurrent", "Spec", "task_registry", "TaskSpec", "truncated_bptt", "__version__",
+    "Backend", "BackendError", "CellSpec", "PluginError", "SeqfwError", "SettingError", "Spec", "TaskSpec",
+    "cell_registry", "get_backend", "hookimpl", "make_cell", "make_task", "recurrent", "task_registry",
+    "truncated_bptt", "__version__",
 ]

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import to_host
-from ..topologies.io import SequenceModel
-from .base import Batch, Task, TaskInfo, require_positive
+from ..engine.backend import to_host
+from ..engine.models import sequence_model
+from .base import Batch, Task, TaskInfo, require, require_positive
 
 BASELINE_MSE = 1 / 6
 
@@ -48,8 +48,7 @@ class AddingTask(Task):
                     default_topology="many_to_one")
 
     def __init__(self, cfg: AddingConfig):
-        if cfg.seq_len < 2:
-            raise ValueError(f"task.seq_len must be >= 2 (one marked value per half), got {cfg.seq_len}")
+        require(cfg.seq_len >= 2, "seq_len", cfg.seq_len, "must be >= 2 (one marked value per half)")
         require_positive(cfg, "num_val", "num_samples")
         self.cfg = cfg
         self.val = make_batch(np.random.default_rng(cfg.data_seed), cfg.num_val, cfg.seq_len)
@@ -63,7 +62,7 @@ class AddingTask(Task):
         return 2
 
     def build_model(self, net, kind: str, make_net=None):
-        return SequenceModel(kind, net, 1, "mse")
+        return sequence_model(kind, net, 1, "mse")
 
     def train_batch(self, rng, batch_size: int) -> Batch:
         return make_batch(rng, batch_size, self.cfg.seq_len)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require_positive
+from .base import TaskInfo, require, require_positive
 from .classify import ClassifyTask
 
 SUBJECTS = [("cat", "cats"), ("dog", "dogs"), ("teacher", "teachers"), ("child", "children"),
@@ -73,9 +73,8 @@ class AgreementTask(ClassifyTask):
                     default_topology="many_to_one")
 
     def __init__(self, cfg: AgreementConfig):
-        if not 1 <= cfg.clause_min <= cfg.clause_max:
-            raise ValueError(f"task.clause_min and task.clause_max need 1 <= min <= max, got "
-                             f"{cfg.clause_min}, {cfg.clause_max}")
+        require(1 <= cfg.clause_min <= cfg.clause_max, "clause_min", cfg.clause_min,
+                f"must be >= 1 and <= task.clause_max ({cfg.clause_max})")
         require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)

@@ -2,48 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..backend import Array, to_host
-
-
-class Batch(NamedTuple):
-    """A padded, time-major batch on the host: inputs (T, B) ids or (T, B, D) features, targets
-    (T, B[, K]) per step or (B[, K]) per sequence, lengths (B,). An encoder–decoder batch adds the
-    decoder's teacher-forced inputs (T_y, B) and the target lengths."""
-
-    inputs: np.ndarray
-    targets: np.ndarray
-    lengths: np.ndarray
-    decoder_inputs: np.ndarray | None = None
-    target_lengths: np.ndarray | None = None
-
-    def to(self, xp, dtype=np.float32) -> "Batch":
-        """On the backend's device; float arrays in the backend's dtype, ids stay integers."""
-        def move(a):
-            return xp.asarray(a, dtype=dtype) if np.issubdtype(a.dtype, np.floating) else xp.asarray(a)
-
-        return Batch(*(None if a is None else move(a) for a in self))
-
-
-def pad_batch(inputs: Sequence[Sequence[int]], targets, pad: int = 0) -> Batch:
-    """Sequences of different lengths T_x -> one (T, B) batch padded with ``pad``, plus their lengths.
-
-    ``targets`` are sequences (padded like the inputs) or one value per sequence (kept as an array).
-    """
-    lengths = np.array([len(s) for s in inputs])
-    T, B = int(lengths.max()), len(inputs)
-    x = np.full((T, B), pad, dtype=np.int64)
-    for b, s in enumerate(inputs):
-        x[: len(s), b] = s
-    if len(targets) and np.ndim(targets[0]) == 0:
-        return Batch(x, np.asarray(targets), lengths)
-    y = np.full((T, B), pad, dtype=np.int64)
-    for b, t in enumerate(targets):
-        y[: len(t), b] = t
-    return Batch(x, y, lengths)
+from ..engine.backend import Array, to_host
+from ..engine.errors import SettingError
+from ..engine.models import Batch
+from .data import DataError, pad_batch
 
 
 @dataclass
@@ -57,11 +23,22 @@ class TaskInfo:
     default_topology: str = "many_to_many"  # the conf/topology option `task=<this>` selects
 
 
+def require(ok: bool, key: str, value: Any, requirement: str) -> None:
+    """Unless ``ok``, refuse the task setting ``key`` (``task.<key>`` in a config) with ``requirement``."""
+    if not ok:
+        raise SettingError("task", key, value, requirement)
+
+
 def require_positive(cfg, *keys: str) -> None:
     """Refuse ``task.<key> < 1`` for each key, naming it (a task's size settings)."""
     for key in keys:
-        if getattr(cfg, key) < 1:
-            raise ValueError(f"task.{key} must be >= 1, got {getattr(cfg, key)}")
+        require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
+
+
+def require_fraction(cfg, *keys: str) -> None:
+    """Refuse a ``task.<key>`` not strictly between 0 and 1 (a share of the data)."""
+    for key in keys:
+        require(0.0 < getattr(cfg, key) < 1.0, key, getattr(cfg, key), "must be strictly between 0 and 1")
 
 
 class Task:
@@ -105,7 +82,7 @@ class Task:
 
     def predict_texts(self, model, params, xp, texts: list[str], rng: np.random.Generator) -> list[str]:
         """What the served model answers for each input string (``seqfw.serving``)."""
-        raise ValueError(f"task={self.name} has no text interface for predictions")
+        raise DataError(f"task={self.name} has no text interface for predictions")
 
 
 def predict_tags(model, params, batch: Batch, xp) -> tuple[np.ndarray, Array]:

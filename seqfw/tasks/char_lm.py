@@ -21,8 +21,9 @@ from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo
-from .lm import LanguageModelTask, read_text
+from .base import TaskInfo, require, require_fraction, require_positive
+from .data import DataError, read_text
+from .lm import LanguageModelTask
 from .word_lm import documentation_text
 from .vocab import Vocab
 
@@ -54,7 +55,7 @@ def census_lists() -> dict[str, set[str]]:
     try:
         root = resources.files("names")
     except ModuleNotFoundError:
-        raise ValueError("the census names come from the `names` package: pip install names "
+        raise DataError("the census names come from the `names` package: pip install names "
                          "(or point task.data.path at a UTF-8 text file)") from None
     return {c: {line.split()[0].capitalize() for line in (root / f"dist.{c}.first").read_text().splitlines()
                 if line.strip()} for c in ("female", "male")}
@@ -69,7 +70,7 @@ def split_lines(text: str, max_len: int, source: str) -> list[str]:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     pieces = [line[i : i + max_len] for line in lines for i in range(0, len(line), max_len)]
     if len(pieces) < 2:
-        raise ValueError(f"{source} holds {len(pieces)} non-empty line(s); a train/validation split needs at least 2")
+        raise DataError(f"{source} holds {len(pieces)} non-empty line(s); a train/validation split needs at least 2")
     return pieces
 
 
@@ -78,15 +79,12 @@ class CharLMTask(LanguageModelTask):
     info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/bpc", maximize=False)
 
     def __init__(self, cfg: CharLMConfig):
-        if cfg.data.max_len < 1 or cfg.embed_dim < 1 or cfg.num_samples < 1 or cfg.sample_len < 1:
-            raise ValueError("task.data.max_len, task.embed_dim, task.num_samples and task.sample_len must be >= 1")
-        if not 0.0 < cfg.val_fraction < 1.0:
-            raise ValueError(f"task.val_fraction must be strictly between 0 and 1, got {cfg.val_fraction}")
-        if not cfg.temperature > 0:
-            raise ValueError(f"task.temperature must be > 0, got {cfg.temperature}")
+        require_positive(cfg, "embed_dim", "num_samples", "sample_len")
+        require(cfg.data.max_len >= 1, "data.max_len", cfg.data.max_len, "must be >= 1")
+        require_fraction(cfg, "val_fraction")
+        require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
+        require(cfg.data.builtin in BUILTIN, "data.builtin", cfg.data.builtin, f"must be one of {', '.join(BUILTIN)}")
         self.cfg = cfg
-        if cfg.data.builtin not in BUILTIN:
-            raise ValueError(f"task.data.builtin must be one of {', '.join(BUILTIN)}, got {cfg.data.builtin!r}")
         if cfg.data.path is not None:
             lines = split_lines(read_text(cfg.data.path), cfg.data.max_len, f"task.data.path={cfg.data.path!r}")
         elif cfg.data.builtin == "python_docs":

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..losses import softmax_cross_entropy
-from ..topologies.io import SequenceModel
-from .base import Task, pad_batch, predict_tags
+from ..engine.losses import softmax_cross_entropy
+from ..engine.models import sequence_model
+from .base import Task, predict_tags
+from .data import pad_batch
 from .vocab import Vocab
 
 
@@ -26,7 +27,7 @@ class ClassifyTask(Task):
         return self.cfg.embed_dim
 
     def build_model(self, net, kind: str, make_net=None):
-        return SequenceModel(kind, net, len(self.classes), "softmax", len(self.vocab), self.cfg.embed_dim)
+        return sequence_model(kind, net, len(self.classes), "softmax", len(self.vocab), self.cfg.embed_dim)
 
     def predict(self, model, params, xp, batch_size: int = 512) -> tuple[np.ndarray, float]:
         """Predicted class per validation sentence, and the validation loss (per sentence)."""

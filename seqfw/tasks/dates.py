@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..topologies.encdec import EncoderDecoder
-from .base import Batch, Task, TaskInfo, pad_batch, require_positive
+from ..engine.models import EncoderDecoder
+from .base import Batch, Task, TaskInfo, require_positive
+from .data import pad_batch
 from .vocab import EOS, Vocab
 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",

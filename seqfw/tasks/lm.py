@@ -7,15 +7,16 @@ P(sentence) = Π_t P(y<t> | y<1> … y<t-1>), including the final ``<eos>``.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
-from ..backend import to_host
-from ..losses import softmax_cross_entropy
-from ..topologies.io import SequenceModel
-from ..topologies.unroll import length_mask
-from .base import Task, pad_batch
+from ..engine.backend import to_host
+from ..engine.losses import softmax_cross_entropy
+from ..engine.models import sequence_model
+from ..engine.models.decoding import log_softmax_rows
+from ..engine.recurrence import length_mask
+from .base import Task
+from .data import DataError, pad_batch
 from .sampling import sample_ids
 from .vocab import EOS, Vocab
 
@@ -44,7 +45,7 @@ class LanguageModelTask(Task):
         return self.cfg.embed_dim
 
     def build_model(self, net, kind: str, make_net=None):
-        return SequenceModel(kind, net, len(self.vocab), "softmax", len(self.vocab), self.cfg.embed_dim)
+        return sequence_model(kind, net, len(self.vocab), "softmax", len(self.vocab), self.cfg.embed_dim)
 
     def nll(self, model, params, xp, data, batch_size: int = 256) -> tuple[float, int]:
         """Total negative log-likelihood (nats) of ``data`` and its number of predicted tokens."""
@@ -75,12 +76,10 @@ class LanguageModelTask(Task):
         """log P(text) in nats and each token's log-probability (``<unk>`` for unknown words, then ``<eos>``)."""
         tokens = self.tokenize(text)
         if not tokens:
-            raise ValueError("nothing to score: the sentence has no tokens")
+            raise DataError("nothing to score: the sentence has no tokens")
         x, y = self._encode(tokens)
         logits, _ = model.logits(params, xp.asarray(np.array(x)[:, None]), None)
-        z = to_host(logits[:, 0]).astype(np.float64)
-        logp = z - z.max(axis=1, keepdims=True)
-        logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
+        logp = log_softmax_rows(to_host(logits[:, 0]))
         per = [(self.vocab.itos[t], float(logp[i, t])) for i, t in enumerate(y)]
         return sum(v for _, v in per), per
 
@@ -90,23 +89,3 @@ class LanguageModelTask(Task):
 
     def sample_text(self, names: list[str], known: set) -> str:
         return "\n".join(f"{n}{'' if n in known else '  (new)'}" for n in names) + "\n"
-
-
-def read_text(path: str, key: str = "task.data.path") -> str:
-    """A user's corpus file as text, or a ValueError (naming the config ``key``) saying what is wrong with it."""
-    p = Path(path).expanduser()
-    if p.is_dir():
-        raise ValueError(f"{key}={path!r} is a directory; give a text file")
-    if not p.is_file():
-        raise ValueError(f"{key}={path!r}: no such file (relative paths start at the directory you run from: "
-                         f"{Path.cwd()})")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{key}={path!r} is not UTF-8 text ({err.reason} at byte {err.start}); "
-                         "convert it (e.g. iconv -t utf-8) or choose another file") from None
-    except OSError as err:
-        raise ValueError(f"{key}={path!r} cannot be read ({err.strerror}); check its permissions") from None
-    if "\x00" in text:
-        raise ValueError(f"{key}={path!r} looks like a binary file (it contains NUL bytes); give a UTF-8 text file")
-    return text

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require_positive
+from .base import TaskInfo, require, require_fraction, require_positive
+from .data import DataError
 from .char_lm import census_lists
 from .lm import LanguageModelTask
 from .sampling import sample_ids
@@ -48,11 +49,9 @@ class NameGenTask(LanguageModelTask):
                     default_topology="one_to_many")
 
     def __init__(self, cfg: NameGenConfig):
-        if not 0.0 < cfg.val_fraction < 1.0:
-            raise ValueError(f"task.val_fraction must be strictly between 0 and 1, got {cfg.val_fraction}")
+        require_fraction(cfg, "val_fraction")
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
-        if not cfg.temperature > 0:
-            raise ValueError(f"task.temperature must be > 0, got {cfg.temperature}")
+        require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         self.cfg = cfg
         by_class = census_names_by_class()
         pairs = sorted((n, c) for c in CLASSES for n in by_class[c])
@@ -74,7 +73,7 @@ class NameGenTask(LanguageModelTask):
     def tokenize(self, text: str) -> list[str]:
         cls, _, name = text.partition(":")
         if f"<{cls.strip()}>" not in self.class_tokens:
-            raise ValueError(f"score 'CLASS: Name' with CLASS one of {', '.join(CLASSES)}, e.g. 'female: Anna'")
+            raise DataError(f"score 'CLASS: Name' with CLASS one of {', '.join(CLASSES)}, e.g. 'female: Anna'")
         return [f"<{cls.strip()}>"] + list(name.strip())
 
     def detokenize(self, tokens: list[str]) -> str:
@@ -99,7 +98,7 @@ class NameGenTask(LanguageModelTask):
         """A new name per row, of the class the row names (``female`` or ``male``)."""
         bad = sorted({t for t in texts if f"<{t.strip()}>" not in self.class_tokens})
         if bad:
-            raise ValueError(f"name_gen predicts from a class per row ({', '.join(CLASSES)}), got {bad}")
+            raise DataError(f"name_gen predicts from a class per row ({', '.join(CLASSES)}), got {bad}")
         starts = [self.vocab.stoi[f"<{t.strip()}>"] for t in texts]
         ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len, self.cfg.temperature, rng, xp,
                          never=self.class_tokens)

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..topologies import ManyToMany
-from .base import Task, TaskInfo, pad_batch, predict_tags, require_positive
-from .lm import read_text
+from ..engine.models import ManyToMany
+from .base import Task, TaskInfo, predict_tags, require_fraction, require_positive
+from .data import DataError, pad_batch, read_text
 from .ner_corpus import TAGS, Sentence, entity_spans, generate
 from .vocab import Vocab
 
@@ -42,9 +42,7 @@ class NERTask(Task):
 
     def __init__(self, cfg: NERConfig):
         require_positive(cfg, "num_sentences", "embed_dim", "num_samples")
-        for key in ("val_fraction", "ambiguous_fraction"):
-            if not 0.0 < getattr(cfg, key) < 1.0:
-                raise ValueError(f"task.{key} must be strictly between 0 and 1, got {getattr(cfg, key)}")
+        require_fraction(cfg, "val_fraction", "ambiguous_fraction")
         self.cfg = cfg
         if cfg.path is None:
             sentences = generate(cfg.num_sentences, cfg.data_seed, cfg.ambiguous_fraction)
@@ -54,7 +52,7 @@ class NERTask(Task):
         if n_val >= len(sentences):
             what = f"task.path={cfg.path!r} holds {len(sentences)} sentence(s)" if cfg.path else \
                 f"task.num_sentences={cfg.num_sentences}"
-            raise ValueError(f"{what}: too few for a train/validation split; at least 2 are needed "
+            raise DataError(f"{what}: too few for a train/validation split; at least 2 are needed "
                              f"(and more for a useful model)")
         self.train, self.val = sentences[n_val:], sentences[:n_val]
         self.vocab = Vocab.build(s.tokens for s in self.train)
@@ -72,7 +70,7 @@ class NERTask(Task):
         return self.cfg.embed_dim
 
     def build_model(self, net, kind: str, make_net=None):
-        return ManyToMany(len(self.vocab), self.cfg.embed_dim, net, len(TAGS))
+        return ManyToMany(net, len(TAGS), "softmax", len(self.vocab), self.cfg.embed_dim)
 
     def _predict(self, model, params, xp, batch_size: int = 512) -> list[list[str]]:
         out = []
@@ -126,7 +124,7 @@ class NERTask(Task):
 
 
 def read_tagged(path: str) -> list[Sentence]:
-    """A tagged corpus file (``FORMAT``) as sentences, or a ValueError naming the first bad line."""
+    """A tagged corpus file (``FORMAT``) as sentences, or a DataError naming the first bad line."""
     text = read_text(path, key="task.path")
     sentences, tokens, tags = [], [], []
     known = set(TAGS)
@@ -138,13 +136,13 @@ def read_tagged(path: str) -> list[Sentence]:
                 tokens, tags = [], []
             continue
         if len(fields) != 2:
-            raise ValueError(f"task.path={path!r}, line {number}: expected a token and its tag, got {len(fields)} "
+            raise DataError(f"task.path={path!r}, line {number}: expected a token and its tag, got {len(fields)} "
                              f"field(s) ({line.strip()[:60]!r}); the file must have {FORMAT}")
         if fields[1] not in known:
-            raise ValueError(f"task.path={path!r}, line {number}: unknown tag {fields[1]!r}; the file must have "
+            raise DataError(f"task.path={path!r}, line {number}: unknown tag {fields[1]!r}; the file must have "
                              f"{FORMAT}")
         tokens.append(fields[0])
         tags.append(fields[1])
     if not sentences:
-        raise ValueError(f"task.path={path!r} holds no sentences (it is empty or blank); the file must have {FORMAT}")
+        raise DataError(f"task.path={path!r} holds no sentences (it is empty or blank); the file must have {FORMAT}")
     return sentences

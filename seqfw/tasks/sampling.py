@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_host
-from ..topologies.encdec import extend_unfinished
+from ..engine.backend import to_host
+from ..engine.errors import SettingError
+from ..engine.models.decoding import extend_unfinished
 from .vocab import EOS, PAD, UNK, Vocab
 
 
@@ -25,9 +26,9 @@ def sample_ids(model, params, vocab: Vocab, starts: list[int], max_len: int, tem
     ``never`` names further tokens that must not be emitted (a one-to-many task's class tokens).
     """
     if not temperature > 0:
-        raise ValueError(f"sampling temperature must be > 0, got {temperature}")
+        raise SettingError("sample_ids", "temperature", temperature, "must be > 0")
     if max_len < 1:
-        raise ValueError(f"sampling length limit must be >= 1, got {max_len}")
+        raise SettingError("sample_ids", "max_len", max_len, "must be >= 1")
     banned = [vocab.stoi[t] for t in (UNK, PAD, *never) if t in vocab.stoi]
     eos = vocab.stoi[EOS]
     B = len(starts)

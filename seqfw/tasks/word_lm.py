@@ -19,8 +19,9 @@ from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo, require_positive
-from .lm import LanguageModelTask, read_text
+from .base import TaskInfo, require, require_fraction, require_positive
+from .data import DataError, read_text
+from .lm import LanguageModelTask
 from .vocab import Vocab
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\sa-z0-9]")
@@ -75,17 +76,15 @@ class WordLMTask(LanguageModelTask):
 
     def __init__(self, cfg: WordLMConfig):
         require_positive(cfg, "vocab_size", "embed_dim", "num_samples", "sample_len")
-        if not 1 <= cfg.data.min_len <= cfg.data.max_len:
-            raise ValueError(f"task.data.min_len and max_len need 1 <= min <= max, got {cfg.data.min_len}, "
-                             f"{cfg.data.max_len}")
-        if not 0.0 < cfg.val_fraction < 1.0:
-            raise ValueError(f"task.val_fraction must be strictly between 0 and 1, got {cfg.val_fraction}")
+        require(1 <= cfg.data.min_len <= cfg.data.max_len, "data.min_len", cfg.data.min_len,
+                f"must be >= 1 and <= task.data.max_len ({cfg.data.max_len})")
+        require_fraction(cfg, "val_fraction")
         self.cfg = cfg
         text = documentation_text() if cfg.data.path is None else read_text(cfg.data.path)
         sents = sentences(text, cfg.data.min_len, cfg.data.max_len)
         if len(sents) < 2:
             source = f"task.data.path={cfg.data.path!r}" if cfg.data.path else "the corpus"
-            raise ValueError(f"{source} has {len(sents)} usable sentence(s) of {cfg.data.min_len}-"
+            raise DataError(f"{source} has {len(sents)} usable sentence(s) of {cfg.data.min_len}-"
                              f"{cfg.data.max_len} tokens; a train/validation split needs at least 2 (give a "
                              f"longer text, or widen task.data.min_len / task.data.max_len)")
         order = np.random.default_rng(cfg.data_seed).permutation(len(sents))

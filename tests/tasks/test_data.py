@@ -91,13 +91,13 @@ def test_char_lm_reads_a_text_file_and_refuses_bad_ones(tmp_path):
 def test_char_lm_python_docs_corpus_and_bad_choice():
     task = make_task("char_lm", data={"builtin": "python_docs", "max_len": 64})
     assert len(task.train) > 10000 and max(len(s) for s in task.train) <= 64
-    with pytest.raises(ValueError, match="task.data.builtin must be one of names, python_docs"):
+    with pytest.raises(ValueError, match="data.builtin must be one of names, python_docs"):
         make_task("char_lm", data={"builtin": "shakespeare"})
 
 
 def test_ner_reads_a_tagged_file_and_trains_on_it(tmp_path):
     from seqfw.tasks.ner_corpus import generate
-    from seqfw.topologies import recurrent
+    from seqfw import recurrent
 
     sentences = generate(60, seed=3, ambiguous_fraction=0.25)
     path = tmp_path / "corpus.tags"

@@ -8,9 +8,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from seqfw import make_task, recurrent
-from seqfw.config import conf_dir, register_configs
+from seqfw.cli.schema import conf_dir, register_configs
+from seqfw.engine.models import Batch
+from seqfw.run.loop import fit
+from seqfw.run.settings import RunContext
 from seqfw.tasks.word_lm import tokenize
-from seqfw.train import RunContext, fit
 
 
 def test_word_tokenisation_and_the_top_k_vocabulary():
@@ -32,7 +34,7 @@ def test_a_sentence_score_is_the_models_own_likelihood(name, text):
     assert per_token[-1][0] == "<eos>" and len(per_token) == len(task.tokenize(text)) + 1
     assert logp == pytest.approx(sum(v for _, v in per_token)) and logp < 0
     x, y = task._encode(task.tokenize(text))
-    loss, *_ = model.loss_and_grads(params, np.array(x)[:, None], np.array(y)[:, None])
+    loss, *_ = model.loss_and_grads(params, Batch(np.array(x)[:, None], np.array(y)[:, None], None))
     assert -logp == pytest.approx(loss, rel=1e-10)  # the training loss of that one sentence
 
 

@@ -5,13 +5,13 @@ import pytest
 from seqfw import recurrent
 from seqfw.tasks.sampling import sample_ids
 from seqfw.tasks.vocab import EOS, UNK, Vocab
-from seqfw.topologies.io import SequenceModel
+from seqfw.engine.models import sequence_model
 
 VOCAB = Vocab.build([list("abc")])  # <pad> <unk> <eos> a b c
 
 
 def model_favouring(token: str, strength: float = 20.0):
-    model = SequenceModel("many_to_many", recurrent("gru", 4, 8), len(VOCAB), "softmax", len(VOCAB), 4)
+    model = sequence_model("many_to_many", recurrent("gru", 4, 8), len(VOCAB), "softmax", len(VOCAB), 4)
     params = model.init_params(np.random.default_rng(0), np, np.float64)
     params["head"]["b"][VOCAB.stoi[token]] = strength
     return model, params
@@ -48,7 +48,7 @@ def test_same_seed_same_samples_and_temperature_matters():
 
 
 @pytest.mark.parametrize("kwargs, match", [({"temperature": 0}, "temperature must be > 0"),
-                                            ({"max_len": 0}, "length limit must be >= 1")])
+                                            ({"max_len": 0}, "max_len must be >= 1")])
 def test_bad_sampling_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         draw(*model_favouring("a"), **kwargs)

@@ -1,0 +1,131 @@
+"""Array backends: NumPy on the CPU, CuPy on a GPU.
+
+This is the only module that imports CuPy. Engine code never branches on the
+backend: it asks an array for its module (``xp = xp_of(x)``) and calls the
+NumPy API on it, which CuPy mirrors.
+
+Random numbers come from here too. Parameter initialisation draws on the host
+from a seeded ``numpy.random.Generator`` so that the same seed gives the same
+initial weights on either backend; run-time randomness (dropout masks) is
+drawn on the device by ``Backend.random``.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import SeqfwError, check_choice
+
+Array = Any  # numpy.ndarray or cupy.ndarray
+
+BACKENDS = ("numpy", "cupy")
+DTYPES = ("float32", "float64")
+
+
+class BackendError(SeqfwError, RuntimeError):
+    """A backend was requested that cannot run here."""
+
+
+def xp_of(x: Array):
+    """The array module (numpy or cupy) that owns ``x``."""
+    # cupy arrays carry their module as a type attribute; no cupy import needed.
+    return np if isinstance(x, np.ndarray) else importlib.import_module(type(x).__module__.split(".")[0])
+
+
+def to_host(x: Array) -> np.ndarray:
+    """A NumPy copy (or view) of ``x``, whatever device it lives on."""
+    return x if isinstance(x, np.ndarray) else x.get()
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as err:
+        raise BackendError(
+            "backend 'cupy' was selected but CuPy is not installed. Install the wheel that "
+            "matches your CUDA driver, e.g. `pip install 'seqfw[gpu]'` (cupy-cuda12x) or "
+            "`pip install 'seqfw[gpu-cuda13]'` (cupy-cuda13x), or choose backend 'numpy' "
+            f"to run on the CPU. (import error: {err})"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDA driver missing or broken: CuPy raises its own types
+        raise BackendError(
+            "backend 'cupy' was selected and CuPy is installed, but no usable CUDA device "
+            f"was found ({type(err).__name__}: {err}). Check the NVIDIA driver with "
+            "`nvidia-smi`, or choose backend 'numpy' to run on the CPU."
+        ) from None
+    if count < 1:
+        raise BackendError(
+            "backend 'cupy' was selected but CUDA reports no GPU on this machine. "
+            "Choose backend 'numpy' to run on the CPU."
+        )
+    return cupy
+
+
+@dataclass
+class Backend:
+    """An array module with a default dtype and a seeded generator for run-time noise."""
+
+    name: str
+    xp: Any
+    dtype: Any
+    seed: int = 0
+    _device_rng: Any = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.name == "numpy":
+            self._device_rng = np.random.default_rng(self.seed)
+        else:
+            self._device_rng = self.xp.random.default_rng(self.seed)
+
+    def host_rng(self, seed: int | None = None) -> np.random.Generator:
+        """A fresh host generator for parameter initialisation (same draws on every backend)."""
+        return np.random.default_rng(self.seed if seed is None else seed)
+
+    @property
+    def device_rng(self):
+        """The generator of run-time randomness (dropout masks); its state is checkpointed on NumPy."""
+        return self._device_rng
+
+    def random(self, shape) -> Array:
+        """Uniform [0, 1) samples on the device, in the backend dtype."""
+        return self._device_rng.random(shape, dtype=self.dtype)
+
+    def asarray(self, x) -> Array:
+        return self.xp.asarray(x, dtype=self.dtype)
+
+
+def get_backend(name: str = "numpy", dtype: str = "float32", seed: int = 0) -> Backend:
+    """The backend called ``name`` with default dtype ``dtype``.
+
+    Never falls back: asking for ``cupy`` where it cannot run raises ``BackendError``
+    saying what to install.
+    """
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}.")
+    check_choice("backend", "dtype", dtype, DTYPES)
+    xp = np if name == "numpy" else _import_cupy()
+    return Backend(name=name, xp=xp, dtype=np.dtype(dtype).type, seed=seed)
+
+
+def cupy_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        _import_cupy()
+    except BackendError:
+        return False
+    return True
+
+
+def scatter_add(target: Array, indices: Array, values: Array) -> None:
+    """``target[indices] += values`` with repeated indices accumulated (an embedding's gradient)."""
+    if isinstance(target, np.ndarray):
+        np.add.at(target, indices, values)
+    else:
+        import cupyx  # the device path; only reached with cupy arrays
+
+        cupyx.scatter_add(target, indices, values)

@@ -1,0 +1,140 @@
+"""What a cell is: parameter declarations, one time step forward, and its backward.
+
+A cell author writes only math. The framework (``seqfw.engine.recurrence``) owns the
+time loop, masks, directions, layers, batching, backends and dtypes.
+
+The contract, for a cell with hidden size H and input size D, batch B:
+
+- ``param_specs()`` -> ``{name: Param(shape, init)}``.
+- ``initial_state(batch, xp, dtype)`` -> a NamedTuple of (B, H) arrays whose
+  first field is the hidden output ``h`` (the framework reads it for the
+  per-step gradient norms).
+- ``forward(params, x, state) -> (h, state, cache)`` for one step.
+- ``backward(params, dh, dstate, cache) -> (dx, dstate_prev, grads)``: ``dh`` is
+  dL/dh for the step's output, ``dstate`` is dL/d(new state) flowing back from
+  the next step; ``grads`` holds this step's contribution to every parameter
+  except the input projection (the framework accumulates over time).
+
+Fast path: a cell whose input enters through an affine map sets
+``input_proj = ("W_x", "b")``. Its ``forward`` then receives ``xw = x @ W_x + b``
+(B, G*H) instead of ``x``: the framework computes it for all time steps in one
+GEMM, and its ``backward`` returns ``dxw`` in place of ``dx``, which the
+framework reduces to ``dW_x``, ``db`` and ``dx`` in one GEMM each. ``xw`` is a
+slice of a buffer the framework will not read again, so a cell may overwrite it
+in place and keep it in its cache. Without ``input_proj`` the cell sees raw
+``x`` (slower, but any math works).
+
+A gradient of the form ``a.T @ b`` (a recurrent weight: ``W_h`` gets
+``h_prev.T @ dgates`` at every step) may be returned as ``Outer(a, b)``: the time loop
+keeps the factors and reduces all steps with one GEMM of inner size T*B instead of T
+small ones. ``Outer(a, b).dense()`` is the array itself, for a caller stepping a cell by hand.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from ..backend import Array, xp_of
+from ..errors import check_count
+
+Init = Callable[[np.random.Generator, tuple], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter declaration: its shape and how to draw its initial value (on the host)."""
+
+    shape: tuple
+    init: Init
+
+
+def uniform(scale: float) -> Init:
+    """U(-scale, scale), PyTorch's recurrent default with scale = 1/sqrt(H)."""
+    return lambda rng, shape: rng.uniform(-scale, scale, size=shape)
+
+
+def zeros() -> Init:
+    return lambda rng, shape: np.zeros(shape)
+
+
+def blocks(*inits: Init) -> Init:
+    """Initialise a fused (G*H,) vector block by block (e.g. a forget-gate bias of 1)."""
+
+    def init(rng, shape):
+        (n,) = shape
+        size = n // len(inits)
+        return np.concatenate([f(rng, (size,)) for f in inits])
+
+    return init
+
+
+def constant(value: float) -> Init:
+    return lambda rng, shape: np.full(shape, value, dtype=float)
+
+
+class Outer(NamedTuple):
+    """A gradient ``a.T @ b`` left for the time loop to sum over all steps in one GEMM."""
+
+    a: Array  # (B, K)
+    b: Array  # (B, N)
+
+    def dense(self) -> Array:
+        """The (K, N) gradient itself."""
+        return self.a.T @ self.b
+
+
+class HState(NamedTuple):
+    """State of cells whose whole memory is the hidden output a<t>."""
+
+    h: Array
+
+
+class Cell:
+    """Base class with the parts every cell shares; subclasses write the math."""
+
+    input_proj: tuple[str, str] | None = ("W_x", "b")
+    state_type: type = HState
+
+    def __init__(self, input_size: int, hidden_size: int):
+        self.input_size = check_count(type(self).__name__, "input_size", input_size)
+        self.hidden_size = check_count(type(self).__name__, "hidden_size", hidden_size)
+
+    # -- declarations -------------------------------------------------------------
+    def param_specs(self) -> dict[str, Param]:
+        raise NotImplementedError
+
+    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict[str, Array]:
+        """Draw every declared parameter on the host, then move it to ``xp`` in ``dtype``."""
+        out = {}
+        for name, spec in self.param_specs().items():
+            value = spec.init(rng, tuple(spec.shape))
+            if value.shape != tuple(spec.shape):
+                raise ValueError(f"{type(self).__name__}.{name}: initialiser gave {value.shape}, declared {spec.shape}")
+            out[name] = xp.asarray(value, dtype=dtype)
+        return out
+
+    def initial_state(self, batch: int, xp=np, dtype=np.float32):
+        H = self.hidden_size
+        return self.state_type(*(xp.zeros((batch, H), dtype=dtype) for _ in self.state_type._fields))
+
+    # -- math ---------------------------------------------------------------------
+    def forward(self, params: dict, x: Array, state) -> tuple[Array, Any, Any]:
+        raise NotImplementedError
+
+    def backward(self, params: dict, dh: Array, dstate, cache) -> tuple[Array, Any, dict]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+
+
+def sigmoid(x: Array, out: Array | None = None) -> Array:
+    """Logistic function via tanh: exact, overflow-free, one transcendental per entry."""
+    xp = xp_of(x)
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out

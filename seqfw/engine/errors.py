@@ -1,0 +1,75 @@
+"""The errors a user can cause, and the checks that raise them for a setting.
+
+Every error that bad input can cause (a setting out of range, a missing file, an
+unusable backend or store, a broken plugin) is a ``SeqfwError``: the command line
+catches exactly that class and prints its message as one paragraph. Anything else
+that escapes is a bug in seqfw or in a plugin, and is reported as one.
+
+A component checks its own arguments where it is built and raises ``SettingError``
+naming the argument (``name``), not a configuration key: the engine knows nothing of
+configs. Whoever builds it from a config (``seqfw.run.build``) maps the name to its
+key (``optim.lr``) with ``SettingError.keyed``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class SeqfwError(Exception):
+    """Base of every error a user can cause; the message says what is wrong and how to fix it."""
+
+
+class SettingError(SeqfwError, ValueError):
+    """An argument that cannot work: which one (``name``), its value, and what it must be."""
+
+    def __init__(self, owner: str, name: str, value: Any, requirement: str):
+        self.owner, self.name, self.value, self.requirement = owner, name, value, requirement
+        super().__init__(f"{owner}: {self.keyed(name)}")
+
+    def keyed(self, key: str) -> str:
+        """The message with ``key`` in place of the owner and argument name (``optim.lr must be ...``)."""
+        return f"{key} {self.requirement}, got {self.value!r}"
+
+
+def check_number(owner: str, name: str, value: Any, low: float = -math.inf, high: float = math.inf,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a float if it is a finite number in the range, else ``SettingError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or value < low or value > high or (low_open and value == low) or (high_open and value == high):
+        raise SettingError(owner, name, value, _range(low, high, low_open, high_open))
+    return float(value)
+
+
+def _range(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if low == -math.inf and high == math.inf:
+        return "must be a finite number"
+    if high == math.inf:
+        return f"must be a number {'>' if low_open else '>='} {float(low)}"
+    if low == -math.inf:
+        return f"must be a number {'<' if high_open else '<='} {float(high)}"
+    return f"must be in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def check_count(owner: str, name: str, value: Any, low: int = 1) -> int:
+    """``value`` as an int if it is a whole number >= ``low`` (not a bool), else ``SettingError``."""
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not whole or value < low:
+        raise SettingError(owner, name, value, f"must be >= {low}" if whole else f"must be a whole number >= {low}")
+    return int(value)
+
+
+def check_choice(owner: str, name: str, value: Any, choices: tuple) -> Any:
+    """``value`` if it is one of ``choices``, else ``SettingError`` listing them."""
+    if value not in choices:
+        raise SettingError(owner, name, value, f"must be one of {', '.join(map(str, choices))}")
+    return value
+
+
+def check_flag(owner: str, name: str, value: Any) -> bool:
+    """``value`` if it is a bool, else ``SettingError``."""
+    if not isinstance(value, bool):
+        raise SettingError(owner, name, value, "must be true or false")
+    return value

@@ -1,0 +1,189 @@
+"""The runner: a run's life from a composed config to a finished, failed or killed MLflow run.
+
+``fit(cfg, ctx)`` builds and checks everything (``seqfw.run.build``) and opens the tracking
+run before the first step, so a bad setting or an unusable store fails in seconds. The loop
+is a sequence of named steps over one ``RunState``::
+
+    for step in first .. train.steps:
+        record_curves (at a few points)  ->  train_step  ->  handle_nonfinite  ->  log
+        evaluate (every eval_every)      ->  checkpoint (every checkpoint_every)  ->  stop on a signal
+    finish: last curves, checkpoint and model logged, the run marked FINISHED
+
+``fit`` owns the run's terminal state: FINISHED at the end, KILLED on a signal or Ctrl-C,
+FAILED on anything else. It talks to a ``Tracker``, never to MLflow.
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from .._version import __version__
+from ..engine.backend import to_host
+from ..engine.tree import flatten
+from .build import Setup, build, describe
+from .checkpoint import save_checkpoint
+from .curves import Curves
+from .resume import Interrupted, Start, StopSignals, capture, resume_into
+from .settings import ConfigError, RunContext, RunResult, TrainingError
+from .step import train_step
+from .tracking import make_tracker
+
+SKIP_LIMIT = 10  # train.on_nonfinite=skip gives up after this many bad batches in a row
+
+
+@dataclass
+class RunState:
+    """What changes while the run trains."""
+
+    step: int  # the last step done
+    tokens: int  # tokens trained on, over the whole run (a resumed run continues the count)
+    tokens_at_start: int
+    started: float = field(default_factory=time.perf_counter)
+    loss: float = float("nan")  # of the last step's batch
+    metrics: dict = field(default_factory=dict)  # the last evaluation's
+    last_good: tuple[int, Path] | None = None  # the last periodic checkpoint: (step, path)
+    skipped: int = 0
+    in_a_row: int = 0
+
+    def rate(self) -> float:
+        return (self.tokens - self.tokens_at_start) / max(time.perf_counter() - self.started, 1e-9)
+
+
+class Trainer:
+    """The loop's named steps; ``run()`` strings them together."""
+
+    def __init__(self, cfg, ctx: RunContext, setup: Setup, tracker, rng: np.random.Generator, start: Start):
+        self.cfg, self.ctx, self.s, self.tracker, self.rng = cfg, ctx, setup, tracker, rng
+        self.t = setup.train
+        self.metric = cfg.optimized_metric or setup.task.info.metric
+        self.state = RunState(start.step, start.tokens, start.tokens)
+        out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
+        self.ckpt_path = out_dir / "checkpoint.npz"
+        xp, dtype = setup.backend.xp, setup.backend.dtype
+        self.curves = Curves("curves", tracker, setup.task, xp, dtype)
+        self.heatmap = Curves("heatmap", tracker, setup.task, xp, dtype)
+        points = np.linspace(0, self.t.steps, self.t.grad_curves).round().astype(int) if self.t.grad_curves else []
+        self.curve_steps = {int(p) for p in points}
+
+    def run(self) -> RunResult:
+        from tqdm.auto import tqdm
+
+        first = self.state.step + 1
+        if first == 1:  # a resumed run has its params, config and first curves already
+            self.log_config()
+            self.heatmap.record(0, self.s.model, self.s.params)
+        bar = tqdm(total=self.t.steps, initial=first - 1, desc="train", file=sys.stderr, disable=not self.t.progress,
+                   dynamic_ncols=True, mininterval=0.5)
+        with StopSignals() as stop:
+            for step in range(first, self.t.steps + 1):
+                self.one_step(step)
+                if stop.signum is not None:
+                    self.tracker.flush()
+                    raise Interrupted(stop.signum, step, str(self.checkpoint(step)))
+                bar.set_postfix({"loss": f"{self.state.loss:.3f}",
+                                 self.metric: f"{self.state.metrics.get(self.metric, float('nan')):.3f}",
+                                 "tok/s": f"{self.state.rate():,.0f}"}, refresh=False)
+                bar.update(1)
+        bar.close()
+        return self.finish()
+
+    def one_step(self, step: int) -> None:
+        if step - 1 in self.curve_steps:
+            self.curves.record(step - 1, self.s.model, self.s.params)
+        batch = self.s.task.train_batch(self.rng, self.t.batch_size).to(self.s.backend.xp, self.s.backend.dtype)
+        result = train_step(self.s.model, self.s.params, self.s.optimizer, batch, self.t, self.s.backend.random, step)
+        self.state.step, self.state.loss = step, result.loss
+        self.state.tokens += int(to_host(batch.lengths).sum())
+        self.handle_nonfinite(result.bad, step)
+        if result.logged:
+            self.tracker.log_metrics({**result.logged, "throughput/tokens_per_s": self.state.rate()}, step)
+        if step % self.t.eval_every == 0 or step == self.t.steps:
+            self.evaluate(step)
+        if step % self.t.checkpoint_period == 0 and step < self.t.steps:
+            self.state.last_good = (step, self.checkpoint(step))
+
+    # -- the named steps ----------------------------------------------------------------------
+    def log_config(self) -> None:
+        self.tracker.log_params(flatten(OmegaConf.to_container(self.cfg, resolve=True)))
+        self.tracker.log_text(OmegaConf.to_yaml(self.cfg), "config/resolved.yaml")
+        for path in self.ctx.config_files:
+            self.tracker.log_artifact(str(path), "config/hydra")
+
+    def handle_nonfinite(self, bad: str | None, step: int) -> None:
+        """``train.on_nonfinite``: stop naming the cause and the last good checkpoint, or skip the batch."""
+        st = self.state
+        st.in_a_row = st.in_a_row + 1 if bad else 0
+        if not bad:
+            return
+        if self.t.on_nonfinite == "stop":
+            where = (f"The last good checkpoint (step {st.last_good[0]}) is {st.last_good[1]}" if st.last_good else
+                     f"No checkpoint was written yet (every train.checkpoint_every={self.t.checkpoint_period} steps)")
+            raise TrainingError(f"{bad} at step {step}. The learning rate is likely too high "
+                                f"(optim.lr={self.cfg.optim.lr}) or gradients exploded: lower optim.lr or set "
+                                f"train.clip_norm (now {self.t.clip_norm or 'null: off'}). {where}; "
+                                "train.on_nonfinite=skip skips such batches instead.")
+        st.skipped += 1
+        self.tracker.log_metrics({"train/skipped_batches": st.skipped}, step)
+        if st.in_a_row >= SKIP_LIMIT:
+            raise TrainingError(f"{bad} at step {step}, and in each of the {SKIP_LIMIT - 1} batches before it: "
+                                "skipping cannot help. Lower optim.lr or set train.clip_norm.")
+
+    def evaluate(self, step: int) -> None:
+        s = self.s
+        self.state.metrics = s.task.evaluate(s.model, s.params, s.backend.xp)
+        self.tracker.log_metrics(self.state.metrics, step)
+        self.tracker.log_text(s.task.samples(s.model, s.params, s.backend.xp), f"samples/step_{step:06d}.txt")
+        self.heatmap.record(step, s.model, s.params, draw=step == self.t.steps)
+        self.tracker.flush()
+
+    def checkpoint(self, step: int) -> Path:
+        """The whole training state after ``step`` (parameters, optimizer, generators, counters)."""
+        state = capture(self.s.optimizer, self.rng, self.s.backend, step, self.state.tokens, self.tracker.run_id)
+        return save_checkpoint(self.ckpt_path, self.s.params, step=step, config=OmegaConf.to_yaml(self.cfg),
+                               state=state)
+
+    def finish(self) -> RunResult:
+        st, t = self.state, self.t
+        if t.steps in self.curve_steps:
+            self.curves.record(t.steps, self.s.model, self.s.params, draw=True)
+        seconds = time.perf_counter() - st.started
+        ckpt = self.checkpoint(t.steps)
+        self.tracker.log_artifact(str(ckpt), "checkpoints")
+        self.tracker.log_model(str(ckpt))
+        if self.metric not in st.metrics:
+            raise ConfigError(f"optimized_metric={self.metric!r} is not reported by task={self.s.task.name}; it "
+                              f"reports {', '.join(sorted(st.metrics))}")
+        self.tracker.finish("FINISHED")
+        rate = (st.tokens - st.tokens_at_start) / seconds
+        return RunResult(st.metrics, float(st.metrics[self.metric]), self.metric, t.steps, seconds, rate,
+                         self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task), st.loss)
+
+
+def fit(cfg, ctx: RunContext | None = None) -> RunResult:
+    """Train as ``cfg`` says and return the result; the tracking run always ends in a true state."""
+    ctx = ctx or RunContext()
+    setup = build(cfg)
+    rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
+    start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
+    tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
+            "backend": setup.backend.name, "seqfw_version": __version__, **ctx.tags}
+    tracker = make_tracker(cfg.tracking, setup.task.name, ctx.run_name, tags, ctx.parent_run_id, start.run_id)
+    try:
+        return Trainer(cfg, ctx, setup, tracker, rng, start).run()
+    except (KeyboardInterrupt, Interrupted):
+        tracker.finish("KILLED")
+        raise
+    except BaseException:
+        tracker.finish("FAILED")
+        raise
+
+
+def run(cfg, ctx: RunContext | None = None) -> float:
+    """Train and return the metric to optimise (``optimized_metric``, else the task's)."""
+    return fit(cfg, ctx).objective

@@ -1,0 +1,62 @@
+"""The benchmark command as a user runs it (tiny shapes: this checks that it works and reports
+what it should, not how fast anything is)."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from seqfw.bench import studies as bench_extra
+from seqfw.backend import cupy_available
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, "-m", "seqfw.bench", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_table_reports_throughput_ratio_and_gemm_fraction():
+    out = bench("--shapes", "8,20,32,65", "--pairs", "1", "--warmup", "1", "--cells", "rnn,lstm")
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"BLAS: \w+", out.stdout) and re.search(r"sgemm peak \(2048\^3, best of 3x10\) \d+ GFLOP/s", out.stdout)
+    rows = re.findall(r"^(rnn|lstm)\s+8,20,32,65\s+(\d+) \(\d+-\d+\)\s+(\S+).*?\s+(\S+)\s+([\d.]+)\s+(\d+)%$", out.stdout, re.M)
+    assert [r[0] for r in rows] == ["rnn", "lstm"], out.stdout
+    for _, ours, _, ratio, gflops, _ in rows:
+        assert int(ours) > 0 and float(gflops) > 0
+        assert ratio == "nan" or float(ratio) > 0  # nan only without torch
+
+
+def test_bad_arguments_are_one_line_errors():
+    out = bench("--cells", "lstm,janet")
+    assert out.returncode == 2 and "unknown cell(s) janet" in out.stderr and "Traceback" not in out.stderr
+    if not cupy_available():
+        out = bench("--backend", "cupy", "--shapes", "4,6,8,11")
+        assert out.returncode == 2 and "error: backend 'cupy' was selected" in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_scaling_memory_grows_with_T_for_full_bptt_and_not_for_truncated(tmp_path):
+    png = tmp_path / "scaling.png"
+    rows = bench_extra.scaling(lengths=(20, 80), window=10, B=4, H=16, V=11, repeats=1, plot=str(png))
+    short, long = rows
+    assert long["full"]["peak_mb"] > 2.5 * short["full"]["peak_mb"]  # ~linear: 4x the steps
+    assert long["tbptt"]["peak_mb"] < 1.5 * short["tbptt"]["peak_mb"]  # bounded by the window
+    assert png.stat().st_size > 10_000
+
+
+def test_min_char_rnn_reference_learns():
+    """The batch-1 reference is a real training loop, not a stand-in: its loss goes down."""
+    import numpy as np
+
+    step = bench_extra.min_char_rnn_step(16, 7, 10, np.random.default_rng(0), lr=0.1)
+    first = step()
+    for _ in range(100):
+        last = step()
+    assert last < 0.8 * first
+
+
+@pytest.mark.skipif(not cupy_available(), reason="needs CuPy and a CUDA device (none here)")
+@pytest.mark.gpu
+def test_gpu_table_runs():
+    out = bench("--backend", "cupy", "--shapes", "4,6,8,11", "--pairs", "1", "--warmup", "1")
+    assert out.returncode == 0, out.stderr
+    assert "GPU " in out.stdout and re.search(r"^lstm\s+4,6,8,11\s+\d+", out.stdout, re.M)

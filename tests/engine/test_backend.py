@@ -1,0 +1,52 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seqfw import SeqfwError
+from seqfw.backend import BackendError, cupy_available, get_backend, to_host, xp_of
+
+
+def test_numpy_backend_defaults_to_float32_and_seeds():
+    be = get_backend()
+    assert be.name == "numpy" and be.xp is np and be.dtype is np.float32
+    a, b = get_backend(seed=3).random((4,)), get_backend(seed=3).random((4,))
+    assert a.dtype == np.float32 and np.array_equal(a, b)
+    assert not np.array_equal(a, get_backend(seed=4).random((4,)))
+    assert get_backend(dtype="float64").asarray([1]).dtype == np.float64
+
+
+def test_host_rng_is_the_same_on_every_backend_seed():
+    assert np.array_equal(get_backend(seed=5).host_rng().random(3), np.random.default_rng(5).random(3))
+
+
+@pytest.mark.parametrize("name, dtype, match", [("jax", "float32", "unknown backend 'jax'; choose one of numpy, cupy"),
+                                                 ("numpy", "float16", "dtype must be one of float32, float64, got 'float16'")])
+def test_unknown_choices_are_refused_with_the_alternatives(name, dtype, match):
+    with pytest.raises(SeqfwError, match=match):
+        get_backend(name, dtype)
+
+
+@pytest.mark.skipif(cupy_available(), reason="this machine has a working CuPy; the error path needs its absence")
+def test_cupy_without_cupy_or_gpu_says_what_to_install():
+    with pytest.raises(BackendError) as err:
+        get_backend("cupy")
+    msg = str(err.value)
+    assert "backend 'numpy'" in msg and ("cupy-cuda12x" in msg or "nvidia-smi" in msg)
+
+
+def test_xp_of_and_to_host_on_numpy():
+    x = np.ones(3)
+    assert xp_of(x) is np and to_host(x) is x
+
+
+def test_import_is_fast_and_pulls_neither_cupy_nor_mlflow():
+    code = ("import time, sys; t = time.perf_counter(); import seqfw; dt = time.perf_counter() - t; "
+            "print(dt, any(m.split('.')[0] in ('cupy', 'mlflow', 'hydra', 'torch') for m in sys.modules))")
+    times = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        assert out[1] == "False"
+        times.append(float(out[0]))
+    assert min(times) < 0.5, times

@@ -1,0 +1,1 @@
+"""Shared test helpers: the CLI runner, fake plugin installs, throw-away servers."""
