@@ -5,7 +5,7 @@ its step count, the state of the host random generator that draws the batches (s
 position) and of the device generator that draws dropout masks, the step, the tokens seen
 and the MLflow run id. Restored into a run built from the same config, the next steps are
 the ones the uninterrupted run would have taken: on NumPy the final parameters and metrics
-are equal bit for bit (tests/test_resume.py). CuPy's generator state is not saved, so a
+are equal bit for bit (tests/run/test_resume.py). CuPy's generator state is not saved, so a
 resumed CuPy run with dropout draws different masks from the restart on.
 """
 from __future__ import annotations

@@ -4,8 +4,9 @@ problem and the fix, no traceback, and nothing half-written (no MLflow store, no
 Each case is (id, command-line arguments, texts the message must contain). ``{tmp}`` in an
 argument is the case's own directory, where the data files below are written first. The
 subprocesses run two at a time (they are independent), so the suite costs about a minute.
-Elsewhere: a plugin entry point that fails to import (tests/test_plugins.py), a search in the
-wrong direction and a missing launcher plugin (tests/test_sweeps.py).
+Elsewhere: a plugin entry point that fails to import (tests/plugins/test_plugins.py), a search in the
+wrong direction and a missing launcher plugin (tests/cli/test_sweeps.py); bugs, as opposed to bad
+input (tests/cli/test_errors.py).
 """
 import os
 import subprocess

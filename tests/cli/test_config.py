@@ -98,7 +98,7 @@ def test_discovered_options_are_the_expected_ones():
     assert {"mlflow", "none"} <= set(OPTIONS["tracking"])
     assert "teddy" in EXPERIMENTS
     # every conf/ sub-folder is a group this file knows about (a new group must get tests);
-    # conf/hydra/launcher holds launcher presets, tested in tests/test_sweeps.py
+    # conf/hydra/launcher holds launcher presets, tested in tests/cli/test_sweeps.py
     assert sorted(d.name for d in conf_dir().iterdir() if d.is_dir()) == sorted(FILE_GROUPS + ("hydra",))
 
 
