@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from omegaconf import OmegaConf
 
 from ..engine.backend import Backend, get_backend
-from ..engine.errors import SettingError
+from ..engine.errors import SettingError, check_count
 from ..engine.models import KINDS, MODELS
 from ..engine.optim import Optimizer, make_optimizer
 from ..engine.recurrence import stack
@@ -34,11 +34,12 @@ class Setup(NamedTuple):
 
 @contextlib.contextmanager
 def keyed(group: str):
-    """Report a component's ``SettingError`` as one about the config key ``<group>.<argument>``."""
+    """Report a component's ``SettingError`` as one about the config key ``<group>.<argument>``
+    (a top-level key for ``group`` "")."""
     try:
         yield
     except SettingError as err:
-        raise ConfigError(err.keyed(f"{group}.{err.name}")) from None
+        raise ConfigError(err.keyed(f"{group}.{err.name}" if group else err.name)) from None
 
 
 def options(node) -> dict:
@@ -52,6 +53,8 @@ def build(cfg) -> Setup:
     if extra:
         raise ConfigError(f"unknown config key{'s' if len(extra) > 1 else ''} {', '.join(extra)}: no schema declares "
                           "it (python -m seqfw --cfg job shows every key); remove the '+' override.")
+    with keyed(""):
+        check_count("run", "seed", cfg.seed, low=0)  # numpy's generators take no negative seed
     with keyed("train"):
         train = TrainSettings(**options(cfg.train))
     with keyed("backend"):

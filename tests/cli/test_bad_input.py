@@ -55,6 +55,8 @@ CASES = [
     ("dropout-negative", ["topology.dropout=-0.1"], ["topology.dropout must be in [0, 1), got -0.1"]),
     ("batch-0", ["train.batch_size=0"], ["train.batch_size must be >= 1, got 0"]),
     ("dtype", ["backend.dtype=float16"], ["backend.dtype must be one of float32, float64"]),
+    ("seed-negative", ["seed=-5"], ["seed must be >= 0, got -5"]),
+    ("adam-beta-one", ["optim.beta1=1.0"], ["optim.beta1 must be in [0, 1), got 1.0"]),
     # config: impossible combinations
     ("topology-vs-task", ["task=adding", "topology=many_to_many"],
      ["does not fit task=adding", "topology=many_to_one"]),
