@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from ..backend import xp_of
-from ..errors import check_flag
+from ..errors import SettingError, check_flag
 from ..kernels import Kernels, sigmoid_of
 from .base import Cell, HState, Outer, Param, uniform
 
@@ -133,13 +133,18 @@ class GRUCell(Cell):
     GATES = ("r", "z", "n")
     reset_after = False
 
-    def __new__(cls, input_size=None, hidden_size=None, reset_after=GRUOptions.reset_after):
-        # the option picks the class, so that each form's step is written once, without a per-step test
-        return super().__new__(GRUResetAfterCell if cls is GRUCell and reset_after is True else cls)
+    def __new__(cls, *args, **kwargs):
+        # the option picks the class, so that each form's step is written once, without a per-step test;
+        # a subclass (a plugin's cell, with options of its own) is built as itself
+        if cls is GRUCell and kwargs.get("reset_after", args[2] if len(args) > 2 else False) is True:
+            cls = GRUResetAfterCell
+        return super().__new__(cls)
 
     def __init__(self, input_size: int, hidden_size: int, reset_after: bool = GRUOptions.reset_after):
         super().__init__(input_size, hidden_size)
-        check_flag("GRUCell", "reset_after", reset_after)
+        if check_flag("GRUCell", "reset_after", reset_after) is not self.reset_after:  # a subclass's class is its form
+            raise SettingError(type(self).__name__, "reset_after", reset_after,
+                               f"must be {self.reset_after} for this class (derive from GRUResetAfterCell for that form)")
 
     def param_specs(self):
         D, H = self.input_size, self.hidden_size

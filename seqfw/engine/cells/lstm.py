@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..backend import Array, xp_of
-from ..errors import check_flag, check_number
+from ..errors import SettingError, check_flag, check_number
 from ..kernels import Kernels, sigmoid_of
 from .base import Cell, Outer, Param, blocks, constant, uniform
 
@@ -97,14 +97,19 @@ class LSTMCell(Cell):
     state_type = LSTMState
     peephole = False
 
-    def __new__(cls, input_size=None, hidden_size=None, peephole=LSTMOptions.peephole, forget_bias=None):
-        # the option picks the class, so that each variant's step is written once, without a per-step test
-        return super().__new__(PeepholeLSTMCell if cls is LSTMCell and peephole is True else cls)
+    def __new__(cls, *args, **kwargs):
+        # the option picks the class, so that each variant's step is written once, without a per-step test;
+        # a subclass (a plugin's cell, with options of its own) is built as itself
+        if cls is LSTMCell and kwargs.get("peephole", args[2] if len(args) > 2 else False) is True:
+            cls = PeepholeLSTMCell
+        return super().__new__(cls)
 
     def __init__(self, input_size: int, hidden_size: int, peephole: bool = LSTMOptions.peephole,
                  forget_bias: float = LSTMOptions.forget_bias):
         super().__init__(input_size, hidden_size)
-        check_flag("LSTMCell", "peephole", peephole)
+        if check_flag("LSTMCell", "peephole", peephole) is not self.peephole:  # a subclass's class is its form
+            raise SettingError(type(self).__name__, "peephole", peephole,
+                               f"must be {self.peephole} for this class (derive from PeepholeLSTMCell for peepholes)")
         self.forget_bias = check_number("LSTMCell", "forget_bias", forget_bias)
 
     def param_specs(self):

@@ -30,6 +30,29 @@ def test_the_gru_option_picks_the_class_once_even_positionally():
     assert {"p_i", "p_f", "p_o"} <= set(LSTMCell(3, 4, peephole=True).param_specs())
 
 
+def test_a_plugin_may_subclass_a_variant_cell_with_options_of_its_own():
+    class Forgetful(LSTMCell):
+        def __init__(self, input_size, hidden_size, decay=0.5, peephole=False):
+            super().__init__(input_size, hidden_size, peephole=peephole, forget_bias=-decay)
+
+    cell = Forgetful(3, 4, decay=2.0)
+    assert type(cell) is Forgetful and cell.forget_bias == -2.0 and "p_i" not in cell.param_specs()
+
+    class Wide(GRUResetAfterCell):
+        def __init__(self, input_size, hidden_size, scale=1.0):
+            super().__init__(input_size, hidden_size, reset_after=True)
+            self.scale = scale
+
+    assert type(Wide(3, 4, scale=2.0)) is Wide and "b_hn" in Wide(3, 4).param_specs()
+
+    class Confused(GRUCell):  # asks for the other form than its class computes: refused, not silently ignored
+        def __init__(self, input_size, hidden_size):
+            super().__init__(input_size, hidden_size, reset_after=True)
+
+    with pytest.raises(ValueError, match="reset_after must be False for this class"):
+        Confused(3, 4)
+
+
 @pytest.mark.parametrize("bad", ["yes", 1, None])
 def test_a_non_boolean_variant_flag_is_refused(bad):
     with pytest.raises(ValueError, match="must be true or false"):
