@@ -34,6 +34,27 @@ def _full_error() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+def guarded(fn, *args, keep_going: bool = False):
+    """``fn(*args)`` behind the error boundary: a SeqfwError is printed as one paragraph (exit 2), anything
+    else as a bug (exit 1). With ``keep_going`` (a sweep's job) it returns NaN instead of exiting, so that
+    the sweep goes on and its summary shows the failed run."""
+    try:
+        return fn(*args)
+    except SeqfwError as err:
+        if _full_error():
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    except Exception as err:
+        if _full_error():
+            raise
+        report_bug(err)
+        code = 1
+    if keep_going:
+        return float("nan")
+    sys.exit(code)
+
+
 def _context():
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
@@ -66,14 +87,7 @@ def _job(cfg) -> float:
 
     ctx, multirun = _context()
     try:
-        result = fit(cfg, ctx)
-    except SeqfwError as err:
-        if _full_error():
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        if multirun:  # one bad job must not end the sweep: the sweeper sees a failed trial
-            return float("nan")
-        sys.exit(2)
+        result = guarded(fit, cfg, ctx, keep_going=multirun)  # a failed job must not end its sweep
     except Interrupted as stop:
         tracked = cfg.tracking.name == "mlflow"
         print(f"interrupted by {signal.Signals(stop.signum).name}: the state after step {stop.step} is saved in "
@@ -85,13 +99,8 @@ def _job(cfg) -> float:
         print("interrupted (twice: no checkpoint written after the last periodic one); the MLflow run is "
               "marked KILLED", file=sys.stderr)
         sys.exit(130)
-    except Exception as err:
-        if _full_error():
-            raise
-        report_bug(err)
-        if multirun:  # the run is marked FAILED; the sweep goes on, and its summary shows it
-            return float("nan")
-        sys.exit(1)
+    if isinstance(result, float):  # the failed job of a sweep: already reported
+        return result
     print(summary(result))
     return result.objective
 
@@ -123,18 +132,7 @@ def _preflight(argv: list[str]) -> None:
 
 
 def main() -> None:
-    try:
-        _preflight(sys.argv[1:])
-    except SeqfwError as err:
-        if _full_error():
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except Exception as err:  # a plugin's bug while its configs are stored, or ours
-        if _full_error():
-            raise
-        report_bug(err)
-        sys.exit(1)
+    guarded(_preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too
     import hydra
 
     from .schema import conf_dir

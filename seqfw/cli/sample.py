@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 import numpy as np
 
-from ..engine.errors import SeqfwError
 from ..run.serving import load_run
 from ..run.settings import ConfigError
+from .main import guarded
 
 
 def score_report(logp: float, per_token: list) -> str:
@@ -36,28 +35,28 @@ def main(argv=None) -> int:
                    help="print P(SENTENCE) and each token's log-probability instead of sampling")
     p.add_argument("--tracking-uri", default=None)
     args = p.parse_args(argv)
-    try:
-        if args.n < 1:
-            raise ConfigError(f"-n must be >= 1, got {args.n}")
-        _, s = load_run(args.source, args.tracking_uri)
-        task = s.task
-        if not hasattr(task, "sample"):
-            raise ConfigError(f"task={task.name} is not a language model; sampling and scoring need "
-                              "task=char_lm or task=word_lm")
-        if args.score is not None:
-            print(score_report(*task.score(s.model, s.params, s.backend.xp, args.score)))
-            return 0
-        rng = np.random.default_rng(args.seed)
-        for text in task.sample(s.model, s.params, s.backend.xp, args.n, rng, args.temperature):
-            print(text)
-    except SeqfwError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        from .main import report_bug
+    return guarded(_sample, args)
 
-        report_bug(err)
-        return 1
+
+def _sample(args) -> int:
+    if args.n < 1:
+        raise ConfigError(f"-n must be >= 1, got {args.n}")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    if args.temperature is not None and not args.temperature > 0:
+        raise ConfigError(f"--temperature must be > 0, got {args.temperature} (leave it out for the run's "
+                          "task.temperature)")
+    _, s = load_run(args.source, args.tracking_uri)
+    task = s.task
+    if not hasattr(task, "sample"):
+        raise ConfigError(f"task={task.name} is not a language model; sampling and scoring need "
+                          "task=char_lm or task=word_lm")
+    if args.score is not None:
+        print(score_report(*task.score(s.model, s.params, s.backend.xp, args.score)))
+        return 0
+    rng = np.random.default_rng(args.seed)
+    for text in task.sample(s.model, s.params, s.backend.xp, args.n, rng, args.temperature):
+        print(text)
     return 0
 
 

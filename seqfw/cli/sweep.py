@@ -14,10 +14,10 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..engine.errors import SeqfwError
 from ..plugins.registry import task_registry
 from ..run.settings import ConfigError
 from ..run.tracking import PARENT_FILE, MlflowTracker, finish_sweep, sweep_summary
+from .main import guarded
 
 
 def _metric(config: DictConfig) -> tuple[str, bool]:
@@ -44,24 +44,30 @@ def check_direction(config: DictConfig) -> None:
 
 
 class SweepCallback(Callback):
+    """Opens the parent run before any job and closes it after the last, behind the CLI's error boundary."""
+
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        guarded(self._start, config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        guarded(self._end, config)
+
+    @staticmethod
+    def _start(config: DictConfig) -> None:
         overrides = " ".join(config.hydra.overrides.task) or "(defaults)"
-        try:
-            check_direction(config)
-            if config.tracking.name != "mlflow":
-                return
-            parent = MlflowTracker(config.tracking.uri, config.tracking.experiment or config.task.name,
-                                   run_name=f"sweep {overrides}", tags={"seqfw.sweep": "parent", "overrides": overrides})
-        except SeqfwError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(2)
+        check_direction(config)
+        if config.tracking.name != "mlflow":
+            return
+        parent = MlflowTracker(config.tracking.uri, config.tracking.experiment or config.task.name,
+                               run_name=f"sweep {overrides}", tags={"seqfw.sweep": "parent", "overrides": overrides})
         parent.log_params({"sweep.overrides": overrides, "optimized_metric": _metric(config)[0]})
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(parent.run_id)
         print(f"sweep: MLflow parent run {parent.run_id}", file=sys.stderr)
 
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+    @staticmethod
+    def _end(config: DictConfig) -> None:
         marker = Path(config.hydra.sweep.dir) / PARENT_FILE
         if config.tracking.name != "mlflow" or not marker.exists():
             return

@@ -15,7 +15,6 @@ from .recurrence import Bidirectional, Stacked, Unidirectional, unroll
 from .tree import flatten, tree_map
 
 
-
 class CellCheckError(AssertionError):
     """A cell broke the contract of ``seqfw.cells.Cell``; the message says which part and by how much."""
 
@@ -26,7 +25,6 @@ def _fail(cell, what: str) -> None:
 
 def check_structure(cell, xp=np, dtype=np.float32, batch: int = 3) -> None:
     """Declared parameters, initial state and one step keep their shapes, types and ``dtype``."""
-
     H, D = cell.hidden_size, cell.input_size
     specs = cell.param_specs()
     params = cell.init_params(np.random.default_rng(0), xp, dtype)
@@ -54,7 +52,6 @@ def check_structure(cell, xp=np, dtype=np.float32, batch: int = 3) -> None:
 
 def check_step_equals_unrolled(cell, T: int = 5, batch: int = 2) -> float:
     """Calling ``forward`` step by step gives what the framework's unrolled loop gives."""
-
     params = cell.init_params(np.random.default_rng(0), np, np.float64)
     x = np.random.default_rng(1).standard_normal((T, batch, cell.input_size))
     ys, final, _ = unroll(cell, params, x, cell.initial_state(batch, np, np.float64))
@@ -72,7 +69,6 @@ def check_step_equals_unrolled(cell, T: int = 5, batch: int = 2) -> float:
 def check_gradients(make_cell: Callable[[int, int], object], tol: float = 1e-6) -> float:
     """Float64 central differences of every parameter, the inputs and the initial state, for one
     layer and for a bidirectional two-layer stack, over a ragged batch (masks) with truncated BPTT too."""
-
     D, H, T, B = 2, 3, 4, 3
     worst = 0.0
     setups = [(Stacked([Unidirectional(make_cell(D, H))]), None, None),
@@ -93,7 +89,6 @@ def check_gradients(make_cell: Callable[[int, int], object], tol: float = 1e-6) 
 
 def check_masks(make_cell: Callable[[int, int], object]) -> None:
     """Padding (even loud garbage) changes no output, final state or gradient of the real steps."""
-
     net = Stacked([Bidirectional(make_cell(2, 3), make_cell(2, 3))])
     params = net.init_params(np.random.default_rng(0), np, np.float64)
     rng = np.random.default_rng(1)

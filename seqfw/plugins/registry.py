@@ -148,7 +148,8 @@ def _smoke(spec) -> None:
     unroll_backward(cell, params, np.ones_like(ys), None, cache)
 
 
-def _options(kind: str, name: str, options: dict) -> tuple[Spec, dict]:
+def _spec(kind: str, name: str) -> Spec:
+    """The usable spec of cell/task ``name``, or a PluginError saying what is registered."""
     known = registry(kind)
     if name in known.broken:
         raise PluginError(f"{known.broken[name]}. Fix or uninstall that plugin, or choose another {kind}.")
@@ -157,33 +158,33 @@ def _options(kind: str, name: str, options: dict) -> tuple[Spec, dict]:
             f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(known.specs))}. "
             f"A third-party {kind} must be installed (`pip install <package>`) to be selectable."
         )
-    spec = known.specs[name]
-    allowed = {f.name for f in dataclasses.fields(spec.config)} if spec.config else set()
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise PluginError(
-            f"{kind} {name!r} has no option {', '.join(map(repr, unknown))}; its options are: "
-            f"{', '.join(sorted(allowed)) or '(none)'}."
-        )
-    return spec, (dataclasses.asdict(_instance(spec.config, options)) if spec.config else {})
+    return known.specs[name]
 
 
-def _instance(cls: type, values: dict, where: str = ""):
+def _config(kind: str, name: str, spec: Spec, options: dict):
+    """The spec's config dataclass built from ``options`` (None for a spec without one), unknown keys refused."""
+    if spec.config is None and not options:
+        return None
+    return _construct(kind, name, spec, options, lambda: _instance(spec.config, options, f"{kind} {name!r}"))
+
+
+def _instance(cls: type | None, values: dict, owner: str, where: str = ""):
     """``cls(**values)``, building nested dataclass fields from their dicts (``task.data.path``)."""
-    hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    known = [f.name for f in dataclasses.fields(cls)] if cls else []
+    unknown = sorted(set(values) - set(known))
     if unknown:
-        raise PluginError(f"unknown option {', '.join(where + k for k in unknown)}; the options there are: "
-                          f"{', '.join(f.name for f in dataclasses.fields(cls))}.")
-    kwargs = {k: _instance(hints[k], v, f"{where}{k}.") if dataclasses.is_dataclass(hints.get(k))
+        raise PluginError(f"{owner} has no option {', '.join(repr(where + k) for k in unknown)}; "
+                          f"its options {'there ' if where else ''}are: {', '.join(sorted(known)) or '(none)'}.")
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _instance(hints[k], v, owner, f"{where}{k}.") if dataclasses.is_dataclass(hints.get(k))
               and isinstance(v, dict) else v for k, v in values.items()}
     return cls(**kwargs)
 
 
 def _construct(kind: str, name: str, spec: Spec, options: dict, construct):
-    """``construct()``, a plugin's constructor. A ``SettingError`` names its argument (the caller maps
-    it to a config key); a plain ``ValueError`` (how the first plugin guide refused an option) is
-    shown as the user's error too, with the options that differ from their defaults."""
+    """``construct()``: a plugin's config dataclass or constructor. A ``SettingError`` names its argument (the
+    caller maps it to a config key); a plain ``ValueError`` (how the first plugin guide refused an option)
+    is shown as the user's error too, with the options that differ from their defaults."""
     try:
         return construct()
     except SeqfwError:
@@ -194,16 +195,24 @@ def _construct(kind: str, name: str, spec: Spec, options: dict, construct):
         raise PluginError(f"{kind}={name} refused its options{f' ({changed})' if changed else ''}: {err}") from None
 
 
+def _cell_factory(name: str, options: dict):
+    """``make(input_size, hidden_size)`` for cell ``name`` with ``options``, checked once, here."""
+    spec = _spec("cell", name)
+    config = _config("cell", name, spec, options)
+    values = dataclasses.asdict(config) if config is not None else {}
+    return lambda d, h: _construct("cell", name, spec, options, lambda: spec.cls(d, h, **values))
+
+
 def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):
     """Build the cell registered as ``name``, checking ``options`` against its config."""
-    spec, values = _options("cell", name, options)
-    return _construct("cell", name, spec, options, lambda: spec.cls(input_size, hidden_size, **values))
+    return _cell_factory(name, options)(input_size, hidden_size)
 
 
 def make_task(name: str, **options: Any):
     """Build the task registered as ``name`` from its config dataclass (validated by the task)."""
-    spec, _ = _options("task", name, options)
-    return _construct("task", name, spec, options, lambda: spec.cls(_instance(spec.config, options)))
+    spec = _spec("task", name)
+    config = _config("task", name, spec, options)
+    return _construct("task", name, spec, options, lambda: spec.cls(config))
 
 
 def recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
@@ -213,9 +222,4 @@ def recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
     The name is resolved here, once; the engine's ``stack`` gets a cell factory. A misspelt option
     is refused before any cell is built.
     """
-    spec, values = _options("cell", cell, cell_options)
-
-    def make(d: int, h: int):
-        return _construct("cell", cell, spec, cell_options, lambda: spec.cls(d, h, **values))
-
-    return stack(make, input_size, hidden_size, num_layers, bidirectional, dropout)
+    return stack(_cell_factory(cell, cell_options), input_size, hidden_size, num_layers, bidirectional, dropout)

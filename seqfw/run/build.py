@@ -16,8 +16,7 @@ from ..engine.backend import Backend, get_backend
 from ..engine.errors import SettingError, check_count
 from ..engine.models import KINDS, MODELS
 from ..engine.optim import Optimizer, make_optimizer
-from ..engine.recurrence import stack
-from ..plugins.registry import make_cell, make_task
+from ..plugins.registry import make_cell, make_task, recurrent
 from ..tasks import Task
 from .config import unknown_keys
 from .settings import ConfigError, TrainSettings
@@ -26,6 +25,7 @@ from .settings import ConfigError, TrainSettings
 class Setup(NamedTuple):
     backend: Backend
     task: Task
+    kind: str  # the RNN type: topology.kind, else the task's first
     model: Any
     params: dict
     optimizer: Optimizer
@@ -67,7 +67,7 @@ def build(cfg) -> Setup:
     params = model.init_params(be.host_rng(cfg.seed), be.xp, be.dtype)
     with keyed("optim"):
         opt = make_optimizer(cfg.optim.name, params, **options(cfg.optim))
-    return Setup(be, task, model, params, opt, train)
+    return Setup(be, task, kind, model, params, opt, train)
 
 
 def check_kind(cfg, task: Task, train: TrainSettings) -> str:
@@ -101,17 +101,16 @@ def network_factory(cfg, input_size: int):
 
     def make_net(bidirectional: bool | None = None):
         with keyed("topology"):
-            return stack(lambda d, h: make_cell(cfg.cell.name, d, h, **cell_options), input_size, hidden,
-                         topo.num_layers, topo.bidirectional if bidirectional is None else bidirectional,
-                         topo.dropout)
+            return recurrent(cfg.cell.name, input_size, hidden, topo.num_layers,
+                             topo.bidirectional if bidirectional is None else bidirectional, topo.dropout,
+                             **cell_options)
 
     return make_net
 
 
-def describe(cfg, task: Task) -> str:
+def describe(cfg, task: Task, kind: str) -> str:
     """Two lines saying what the run trains: the task, then cell, topology, backend, optimizer, steps."""
     t = cfg.topology
-    kind = t.kind or task.info.topologies[0]
     shape = (f"{'' if kind == t.name else kind + ', '}{t.num_layers} layer{'s' if t.num_layers > 1 else ''}"
              f"{', bidirectional' if t.bidirectional else ''}")
     return (f"{task.describe()}\ncell {cfg.cell.name} (H={cfg.cell.hidden_size}) · topology {t.name} ({shape}) · "

@@ -4,9 +4,10 @@
 run before the first step, so a bad setting or an unusable store fails in seconds. The loop
 is a sequence of named steps over one ``RunState``::
 
-    for step in first .. train.steps:
-        record_curves (at a few points)  ->  train_step  ->  handle_nonfinite  ->  log
-        evaluate (every eval_every)      ->  checkpoint (every checkpoint_every)  ->  stop on a signal
+    for step in first .. train.steps:                     Trainer.run
+        one_step:  curves (at a few points)  ->  train_step  ->  handle_nonfinite  ->  log
+                   evaluate (every eval_every)  ->  checkpoint (every checkpoint_every)
+        stop on a signal (the state saved first)
     finish: last curves, checkpoint and model logged, the run marked FINISHED
 
 ``fit`` owns the run's terminal state: FINISHED at the end, KILLED on a signal or Ctrl-C,
@@ -162,7 +163,7 @@ class Trainer:
         self.tracker.finish("FINISHED")
         rate = (st.tokens - st.tokens_at_start) / seconds
         return RunResult(st.metrics, float(st.metrics[self.metric]), self.metric, t.steps, seconds, rate,
-                         self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task), st.loss)
+                         self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task, self.s.kind), st.loss)
 
 
 def fit(cfg, ctx: RunContext | None = None) -> RunResult:

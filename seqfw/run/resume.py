@@ -59,8 +59,11 @@ def resume_into(setup, cfg, host_rng) -> Start:
     return Start(ck["step"], tokens, run_id if cfg.tracking.name == "mlflow" else None)
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM arrived; the state after ``step`` is saved in ``path``."""
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; the state after ``step`` is saved in ``path``.
+
+    A BaseException, like KeyboardInterrupt: code that catches ``Exception`` (a plugin's, or the
+    error boundary's bug report) must not swallow a stop the user asked for."""
 
     def __init__(self, signum: int, step: int, path: str):
         self.signum, self.step, self.path = signum, step, path

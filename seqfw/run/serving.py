@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from ..engine.errors import check_count
 from .build import Setup, build
 from .checkpoint import CheckpointError, load_checkpoint, restore_params
 
@@ -42,7 +43,7 @@ class SeqfwPredictor:
 
     def predict(self, model_input, params=None) -> list[str]:
         texts = list(model_input["text"]) if hasattr(model_input, "columns") else [str(t) for t in model_input]
-        seed = int((params or {}).get("seed", 0))
+        seed = check_count("predict", "seed", int((params or {}).get("seed", 0)), low=0)
         s = self.setup
         return s.task.predict_texts(s.model, s.params, s.backend.xp, texts, np.random.default_rng(seed))
 

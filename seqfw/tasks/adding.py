@@ -14,7 +14,7 @@ import numpy as np
 
 from ..engine.backend import to_host
 from ..engine.models import sequence_model
-from .base import Batch, Task, TaskInfo, require, require_positive
+from .base import Batch, Task, TaskInfo, require, require_positive, require_seed
 
 BASELINE_MSE = 1 / 6
 
@@ -50,6 +50,7 @@ class AddingTask(Task):
     def __init__(self, cfg: AddingConfig):
         require(cfg.seq_len >= 2, "seq_len", cfg.seq_len, "must be >= 2 (one marked value per half)")
         require_positive(cfg, "num_val", "num_samples")
+        require_seed(cfg)
         self.cfg = cfg
         self.val = make_batch(np.random.default_rng(cfg.data_seed), cfg.num_val, cfg.seq_len)
 

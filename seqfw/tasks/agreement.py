@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require, require_positive
+from .base import TaskInfo, require, require_positive, require_seed
 from .classify import ClassifyTask
 
 SUBJECTS = [("cat", "cats"), ("dog", "dogs"), ("teacher", "teachers"), ("child", "children"),
@@ -76,6 +76,7 @@ class AgreementTask(ClassifyTask):
         require(1 <= cfg.clause_min <= cfg.clause_max, "clause_min", cfg.clause_min,
                 f"must be >= 1 and <= task.clause_max ({cfg.clause_max})")
         require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
+        require_seed(cfg)
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         data = [make_sentence(rng, cfg.clause_min, cfg.clause_max) for _ in range(cfg.num_train + cfg.num_val)]

@@ -35,6 +35,11 @@ def require_positive(cfg, *keys: str) -> None:
         require(getattr(cfg, key) >= 1, key, getattr(cfg, key), "must be >= 1")
 
 
+def require_seed(cfg) -> None:
+    """Refuse a negative ``task.data_seed`` (NumPy's generators take none)."""
+    require(cfg.data_seed >= 0, "data_seed", cfg.data_seed, "must be >= 0")
+
+
 def require_fraction(cfg, *keys: str) -> None:
     """Refuse a ``task.<key>`` not strictly between 0 and 1 (a share of the data)."""
     for key in keys:

@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo, require, require_fraction, require_positive
+from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError, read_text
 from .lm import LanguageModelTask
 from .word_lm import documentation_text
@@ -84,6 +84,7 @@ class CharLMTask(LanguageModelTask):
         require_fraction(cfg, "val_fraction")
         require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         require(cfg.data.builtin in BUILTIN, "data.builtin", cfg.data.builtin, f"must be one of {', '.join(BUILTIN)}")
+        require_seed(cfg)
         self.cfg = cfg
         if cfg.data.path is not None:
             lines = split_lines(read_text(cfg.data.path), cfg.data.max_len, f"task.data.path={cfg.data.path!r}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.models import EncoderDecoder
-from .base import Batch, Task, TaskInfo, require_positive
+from .base import Batch, Task, TaskInfo, require_positive, require_seed
 from .data import pad_batch
 from .vocab import EOS, Vocab
 
@@ -65,6 +65,7 @@ class DatesTask(Task):
 
     def __init__(self, cfg: DatesConfig):
         require_positive(cfg, "num_train", "num_val", "embed_dim", "beam_size", "num_samples")
+        require_seed(cfg)
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         pairs = [make_pair(rng) for _ in range(cfg.num_train + cfg.num_val)]

@@ -69,7 +69,7 @@ class LanguageModelTask(Task):
         """``n`` new sequences (each sample fed back in; stops at ``<eos>`` or ``task.sample_len``)."""
         starts = [self.vocab.stoi[EOS]] * n
         ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len,
-                         temperature or self.cfg.temperature, rng, xp)
+                         self.cfg.temperature if temperature is None else temperature, rng, xp)
         return [self.detokenize(self.vocab.decode(s)) for s in ids]
 
     def score(self, model, params, xp, text: str) -> tuple[float, list[tuple[str, float]]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require, require_fraction, require_positive
+from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError
 from .char_lm import census_lists
 from .lm import LanguageModelTask
@@ -52,6 +52,7 @@ class NameGenTask(LanguageModelTask):
         require_fraction(cfg, "val_fraction")
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
         require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
+        require_seed(cfg)
         self.cfg = cfg
         by_class = census_names_by_class()
         pairs = sorted((n, c) for c in CLASSES for n in by_class[c])
@@ -86,7 +87,7 @@ class NameGenTask(LanguageModelTask):
     def sample_classes(self, model, params, xp, n: int, rng, temperature: float | None = None) -> dict:
         starts = [self.vocab.stoi[t] for t in self.class_tokens for _ in range(n)]
         ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len,
-                         temperature or self.cfg.temperature, rng, xp, never=self.class_tokens)
+                         self.cfg.temperature if temperature is None else temperature, rng, xp, never=self.class_tokens)
         return {c: [self.detokenize(self.vocab.decode(s)) for s in ids[k * n : (k + 1) * n]]
                 for k, c in enumerate(CLASSES)}
 

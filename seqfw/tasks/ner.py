@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..engine.models import ManyToMany
-from .base import Task, TaskInfo, predict_tags, require_fraction, require_positive
+from .base import Task, TaskInfo, predict_tags, require_fraction, require_positive, require_seed
 from .data import DataError, pad_batch, read_text
 from .ner_corpus import TAGS, Sentence, entity_spans, generate
 from .vocab import Vocab
@@ -43,6 +43,7 @@ class NERTask(Task):
     def __init__(self, cfg: NERConfig):
         require_positive(cfg, "num_sentences", "embed_dim", "num_samples")
         require_fraction(cfg, "val_fraction", "ambiguous_fraction")
+        require_seed(cfg)
         self.cfg = cfg
         if cfg.path is None:
             sentences = generate(cfg.num_sentences, cfg.data_seed, cfg.ambiguous_fraction)

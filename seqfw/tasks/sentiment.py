@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require_positive
+from .base import TaskInfo, require_positive, require_seed
 from .classify import ClassifyTask
 
 POSITIVE = "good great excellent wonderful enjoyable brilliant lovely superb".split()
@@ -101,6 +101,7 @@ class SentimentTask(ClassifyTask):
 
     def __init__(self, cfg: SentimentConfig):
         require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
+        require_seed(cfg)
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         data = [make_sentence(rng) for _ in range(cfg.num_train + cfg.num_val)]

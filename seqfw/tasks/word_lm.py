@@ -19,7 +19,7 @@ from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo, require, require_fraction, require_positive
+from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError, read_text
 from .lm import LanguageModelTask
 from .vocab import Vocab
@@ -79,6 +79,7 @@ class WordLMTask(LanguageModelTask):
         require(1 <= cfg.data.min_len <= cfg.data.max_len, "data.min_len", cfg.data.min_len,
                 f"must be >= 1 and <= task.data.max_len ({cfg.data.max_len})")
         require_fraction(cfg, "val_fraction")
+        require_seed(cfg)
         self.cfg = cfg
         text = documentation_text() if cfg.data.path is None else read_text(cfg.data.path)
         sents = sentences(text, cfg.data.min_len, cfg.data.max_len)

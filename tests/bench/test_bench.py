@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from seqfw.bench import studies as bench_extra
+from seqfw.bench import studies
 from seqfw.backend import cupy_available
 
 
@@ -36,7 +36,7 @@ def test_bad_arguments_are_one_line_errors():
 
 def test_scaling_memory_grows_with_T_for_full_bptt_and_not_for_truncated(tmp_path):
     png = tmp_path / "scaling.png"
-    rows = bench_extra.scaling(lengths=(20, 80), window=10, B=4, H=16, V=11, repeats=1, plot=str(png))
+    rows = studies.scaling(lengths=(20, 80), window=10, B=4, H=16, V=11, repeats=1, plot=str(png))
     short, long = rows
     assert long["full"]["peak_mb"] > 2.5 * short["full"]["peak_mb"]  # ~linear: 4x the steps
     assert long["tbptt"]["peak_mb"] < 1.5 * short["tbptt"]["peak_mb"]  # bounded by the window
@@ -47,7 +47,7 @@ def test_min_char_rnn_reference_learns():
     """The batch-1 reference is a real training loop, not a stand-in: its loss goes down."""
     import numpy as np
 
-    step = bench_extra.min_char_rnn_step(16, 7, 10, np.random.default_rng(0), lr=0.1)
+    step = studies.min_char_rnn_step(16, 7, 10, np.random.default_rng(0), lr=0.1)
     first = step()
     for _ in range(100):
         last = step()

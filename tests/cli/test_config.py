@@ -273,7 +273,8 @@ def test_build_every_cell_and_topology(cell, topology):
     from seqfw.run import build as train
 
     cfg = make([f"cell={cell}", f"topology={topology}", *TINY])
-    be, task, model, params, opt, _ = train.build(cfg)
+    s = train.build(cfg)
+    be, task, model, params, opt = s.backend, s.task, s.model, s.params, s.optimizer
     topo = yaml_values("topology", topology)
     net = model.rnn
     assert isinstance(net, Stacked)
@@ -322,7 +323,7 @@ def test_build_passes_cell_options():
         "rnn": (["cell.nonlinearity=relu"], {"nonlinearity": "relu"}),
     }
     for cell, (overrides, expected) in cases.items():
-        _, _, model, _, _, _ = train.build(make([f"cell={cell}", *TINY, *overrides]))
+        model = train.build(make([f"cell={cell}", *TINY, *overrides])).model
         c = model.rnn.layers[0].cells["fwd"]
         assert {k: getattr(c, k) for k in expected} == expected, cell
 
@@ -332,7 +333,8 @@ def test_build_every_optimizer(optim):
     from seqfw.run import build as train
 
     cfg = make([f"optim={optim}", "optim.lr=0.03", "backend.dtype=float64", *TINY])
-    be, _, _, params, opt, _ = train.build(cfg)
+    s = train.build(cfg)
+    be, params, opt = s.backend, s.params, s.optimizer
     assert type(opt) is OPTIMIZERS[optim]
     assert opt.lr == pytest.approx(0.03)
     for key in fields_of(OPTIM_SCHEMAS[optim]):

@@ -82,6 +82,27 @@ def test_an_entry_point_that_fails_to_import_warns_and_spares_the_rest(tmp_path)
     assert "plugin 'broken'" in warns and "broken-cells" in warns and "needs libfoo" in warns
 
 
+def test_an_options_dataclass_that_refuses_a_value_is_a_users_error_not_a_bug():
+    """A plugin's options dataclass may check itself (as seqfw's own settings do); a plain ValueError
+    there is shown as the user's error, naming the option, like one from the cell's constructor."""
+    from dataclasses import dataclass
+
+    from seqfw.plugins import registry
+
+    @dataclass
+    class CheckedOptions:
+        width: int = 2
+
+        def __post_init__(self):
+            if self.width < 1:
+                raise ValueError(f"width must be >= 1, got {self.width}")
+
+    spec = CellSpec("checked_rnn", _TwiceRNN, CheckedOptions)
+    with pytest.raises(PluginError, match=r"cell=checked_rnn refused its options \(cell.width=0\): width must be >= 1"):
+        registry._config("cell", "checked_rnn", spec, {"width": 0})  # what make_cell and recurrent build first
+    assert registry._config("cell", "checked_rnn", spec, {"width": 3}).width == 3
+
+
 def test_registered_cells_train_like_builtins():
     cell = make_cell("rnn", 2, 3, nonlinearity="relu")
     assert cell.nonlinearity == "relu" and cell.init_params(np.random.default_rng(0))["W_h"].shape == (3, 3)

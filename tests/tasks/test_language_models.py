@@ -73,6 +73,25 @@ def test_scoring_from_a_checkpoint(trained_checkpoint):
     assert out.stdout.count("\n") == 2 + 5  # header lines, then M a r y <eos>
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "error: --seed must be >= 0, got -1"),
+    (["--temperature", "0"], "error: --temperature must be > 0, got 0.0"),
+    (["--temperature", "-2"], "error: --temperature must be > 0, got -2.0"),
+    (["-n", "0"], "error: -n must be >= 1, got 0"),
+])
+def test_bad_sampler_flags_are_one_line_errors(trained_checkpoint, args, message):
+    out = sample_cli(trained_checkpoint, *args)
+    assert out.returncode == 2 and out.stderr.strip().startswith(message) and "Traceback" not in out.stderr
+
+
+def test_a_zero_temperature_from_python_is_refused_not_replaced(trained_checkpoint):
+    from seqfw.run.serving import load_run
+
+    _, s = load_run(str(trained_checkpoint))
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        s.task.sample(s.model, s.params, s.backend.xp, 2, np.random.default_rng(0), temperature=0)
+
+
 def test_a_bad_source_is_a_clear_error(tmp_path):
     out = sample_cli("no-such-run", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
     assert out.returncode == 2 and "error: 'no-such-run': no such checkpoint file, and not an MLflow run id" in out.stderr

@@ -131,7 +131,10 @@ class Cell:
 
 
 def sigmoid(x: Array, out: Array | None = None) -> Array:
-    """Logistic function via tanh: exact, overflow-free, one transcendental per entry."""
+    """Logistic function via tanh: exact, overflow-free, one transcendental per entry; in place with ``out``.
+
+    The same formula as ``seqfw.engine.kernels.sigmoid_of``, which the built-in cells use inside
+    their kernels; this one is for a cell's own in-place NumPy code."""
     xp = xp_of(x)
     out = xp.multiply(x, 0.5, out=out)
     xp.tanh(out, out=out)

@@ -136,7 +136,7 @@ class GRUCell(Cell):
     def __new__(cls, *args, **kwargs):
         # the option picks the class, so that each form's step is written once, without a per-step test;
         # a subclass (a plugin's cell, with options of its own) is built as itself
-        if cls is GRUCell and kwargs.get("reset_after", args[2] if len(args) > 2 else False) is True:
+        if cls is GRUCell and kwargs.get("reset_after", args[2] if len(args) > 2 else GRUOptions.reset_after) is True:
             cls = GRUResetAfterCell
         return super().__new__(cls)
 
@@ -193,6 +193,9 @@ class GRUResetAfterCell(GRUCell):
     """
 
     reset_after = True
+
+    def __init__(self, input_size: int, hidden_size: int, reset_after: bool = True):
+        super().__init__(input_size, hidden_size, reset_after)
 
     def param_specs(self):
         return {**super().param_specs(), "b_hn": Param((self.hidden_size,), uniform(1 / math.sqrt(self.hidden_size)))}

@@ -100,7 +100,7 @@ class LSTMCell(Cell):
     def __new__(cls, *args, **kwargs):
         # the option picks the class, so that each variant's step is written once, without a per-step test;
         # a subclass (a plugin's cell, with options of its own) is built as itself
-        if cls is LSTMCell and kwargs.get("peephole", args[2] if len(args) > 2 else False) is True:
+        if cls is LSTMCell and kwargs.get("peephole", args[2] if len(args) > 2 else LSTMOptions.peephole) is True:
             cls = PeepholeLSTMCell
         return super().__new__(cls)
 
@@ -155,6 +155,10 @@ class PeepholeLSTMCell(LSTMCell):
     """
 
     peephole = True
+
+    def __init__(self, input_size: int, hidden_size: int, peephole: bool = True,
+                 forget_bias: float = LSTMOptions.forget_bias):
+        super().__init__(input_size, hidden_size, peephole, forget_bias)
 
     def param_specs(self):
         init = uniform(1 / math.sqrt(self.hidden_size))

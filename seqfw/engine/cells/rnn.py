@@ -30,6 +30,14 @@ def _math(tanh):
 RNN_MATH = Kernels("rnn", _math)
 
 
+def _tanh(xp, z):
+    return xp.tanh(z, out=z)  # in place: z is the step's own slice of the projected inputs
+
+
+def _relu(xp, z):
+    return xp.maximum(z, 0, out=z)
+
+
 class RNNCell(Cell):
     r"""The basic (Elman) recurrent cell.
 
@@ -59,6 +67,8 @@ class RNNCell(Cell):
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = RNNOptions.nonlinearity):
         super().__init__(input_size, hidden_size)
         self.nonlinearity = check_choice("RNNCell", "nonlinearity", nonlinearity, ("tanh", "relu"))
+        self._g = _tanh if nonlinearity == "tanh" else _relu  # chosen once, not tested at every step
+        self._dz = f"{nonlinearity}_backward"
 
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
@@ -66,14 +76,13 @@ class RNNCell(Cell):
         return {"W_x": Param((D, H), init), "W_h": Param((H, H), init), "b": Param((H,), init)}
 
     def forward(self, params, xw, state):
-        a_prev, xp = state.h, xp_of(xw)
+        a_prev = state.h
         z = xw  # (B, H): x<t> W_x + b, ours to overwrite
         z += a_prev @ params["W_h"]
-        a = xp.tanh(z, out=z) if self.nonlinearity == "tanh" else xp.maximum(z, 0, out=z)
+        a = self._g(xp_of(z), z)
         return a, HState(a), (a_prev, a)
 
     def backward(self, params, da, dstate, cache):
         a_prev, a = cache
-        k = RNN_MATH.on(xp_of(a))
-        dz = (k.tanh_backward if self.nonlinearity == "tanh" else k.relu_backward)(da, dstate.h, a)  # (B, H)
+        dz = getattr(RNN_MATH.on(xp_of(a)), self._dz)(da, dstate.h, a)  # (B, H)
         return dz, HState(dz @ params["W_h"].T), {"W_h": Outer(a_prev, dz)}

@@ -67,7 +67,12 @@ class EncoderDecoder:
     def loss_and_grads(self, params, batch: Batch, state=None, train: bool = True, noise=None,
                        step_norms: bool = False):
         """Teacher-forced loss (summed over target steps, mean over the batch) and its gradients:
-        ``(loss, grads, None, norms)``; ``norms`` lists the encoder's layers, then the decoder's."""
+        ``(loss, grads, None, norms)``; ``norms`` lists the encoder's layers, then the decoder's.
+
+        ``state`` must be None: the encoder starts from zeros and hands its final state to the
+        decoder (there is no truncated BPTT across encoder–decoder batches)."""
+        if state is not None:
+            raise ValueError("EncoderDecoder.loss_and_grads: the encoder starts from zeros; state must be None")
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = (batch.inputs, batch.lengths, batch.decoder_inputs,
                                                           batch.targets, batch.target_lengths)
         e = self.src_embed.forward(params["src_embed"], src)

@@ -89,7 +89,7 @@ def unroll_backward(
     """
     x, steps, mask, full = cache
     xp = xp_of(x)
-    T, B, D = x.shape
+    T, B, _ = x.shape
     H = cell.hidden_size
     if dstate is None:
         dstate = cell.initial_state(B, xp, x.dtype)

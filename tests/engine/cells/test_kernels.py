@@ -30,6 +30,13 @@ def test_the_gru_option_picks_the_class_once_even_positionally():
     assert {"p_i", "p_f", "p_o"} <= set(LSTMCell(3, 4, peephole=True).param_specs())
 
 
+def test_the_variant_classes_build_directly_with_their_own_form():
+    assert type(PeepholeLSTMCell(3, 4)) is PeepholeLSTMCell and PeepholeLSTMCell(3, 4).peephole is True
+    assert type(GRUResetAfterCell(3, 4)) is GRUResetAfterCell and "b_hn" in GRUResetAfterCell(3, 4).param_specs()
+    with pytest.raises(ValueError, match="peephole must be True for this class"):
+        PeepholeLSTMCell(3, 4, peephole=False)
+
+
 def test_a_plugin_may_subclass_a_variant_cell_with_options_of_its_own():
     class Forgetful(LSTMCell):
         def __init__(self, input_size, hidden_size, decay=0.5, peephole=False):
