@@ -11,7 +11,6 @@ seqfw or in a plugin: its traceback is shown with one line saying so (exit 1).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import traceback
 from pathlib import Path
@@ -37,7 +36,8 @@ def _full_error() -> bool:
 def guarded(fn, *args, keep_going: bool = False):
     """``fn(*args)`` behind the error boundary: a SeqfwError is printed as one paragraph (exit 2), anything
     else as a bug (exit 1). With ``keep_going`` (a sweep's job) it returns NaN instead of exiting, so that
-    the sweep goes on and its summary shows the failed run."""
+    the sweep goes on and its summary shows the failed run. Running out of memory is said in one paragraph
+    (exit 1), not as a bug."""
     try:
         return fn(*args)
     except SeqfwError as err:
@@ -45,6 +45,13 @@ def guarded(fn, *args, keep_going: bool = False):
             raise
         print(f"error: {err}", file=sys.stderr)
         code = 2
+    except MemoryError as err:  # a resource, not a bug: say what to make smaller
+        if _full_error():
+            raise
+        print(f"error: out of memory ({err or 'MemoryError'}): this needs more memory than the machine has free. "
+              "Lower train.batch_size, cell.hidden_size, topology.num_layers or the task's sizes (python -m seqfw "
+              "--cfg job shows them), or close what else is using memory.", file=sys.stderr)
+        code = 1
     except Exception as err:
         if _full_error():
             raise
@@ -82,27 +89,49 @@ def _context():
 
 
 def _job(cfg) -> float:
+    from ..run.life import Interrupted
     from ..run.loop import fit
-    from ..run.resume import Interrupted
+    from ..run.tracking import JOB_FILE
+    from .preflight import check_resolvable
 
+    guarded(check_resolvable, cfg)  # a ${...} that fails only once composed: one message, before cfg is read
     ctx, multirun = _context()
+    if ctx.parent_run_id:  # the sweep's summary counts its jobs by these, runs or not
+        (ctx.output_dir / JOB_FILE).write_text(ctx.parent_run_id)
     try:
         result = guarded(fit, cfg, ctx, keep_going=multirun)  # a failed job must not end its sweep
     except Interrupted as stop:
-        tracked = cfg.tracking.name == "mlflow"
-        print(f"interrupted by {signal.Signals(stop.signum).name}: the state after step {stop.step} is saved in "
-              f"{stop.path}{' and the MLflow run is marked KILLED' if tracked else ''}. Continue it "
-              f"{'(the same run) ' if tracked else ''}with the same command plus train.resume={stop.path}",
-              file=sys.stderr)
+        print(interrupted(stop, cfg.tracking.name == "mlflow"), file=sys.stderr)
         sys.exit(128 + stop.signum)
-    except KeyboardInterrupt:
-        print("interrupted (twice: no checkpoint written after the last periodic one); the MLflow run is "
-              "marked KILLED", file=sys.stderr)
-        sys.exit(130)
     if isinstance(result, float):  # the failed job of a sweep: already reported
         return result
     print(summary(result))
     return result.objective
+
+
+def interrupted(stop, tracked: bool) -> str:
+    """What a stop left behind, as the store holds it: the run's status, the checkpoint, how to go on."""
+    where = f"the MLflow run {stop.run_id} is {stop.status}" if tracked and stop.run_id else None
+    if stop.status == "FINISHED":
+        return f"interrupted by {stop.name} after the last step: {where}, nothing was lost."
+    if stop.status is None:
+        return (f"interrupted by {stop.name} before the run started: nothing was recorded"
+                f"{' in MLflow' if tracked else ''}. Run the same command again to start it.")
+    head = f"interrupted by {stop.name}" + (f"; {where}" if where else "")
+    again = f"Continue it{' (the same run)' if where else ''} with the same command plus train.resume="
+    if stop.path:
+        return f"{head}. The state after step {stop.step} is saved in {stop.path}. {again}{stop.path}"
+    how = "at once, on a second signal" if stop.count > 1 else "at once"
+    if stop.complete:
+        step, path = stop.last_good
+        return (f"{head}. It stopped {how} while the finished model was being logged: all {step} steps were done "
+                f"and their final state is in {path} (load it with python -m seqfw.sample {path}, or raise "
+                f"train.steps and resume to train on).")
+    if stop.last_good:
+        step, path = stop.last_good
+        return (f"{head}. It stopped {how}, so the last saved state is the periodic checkpoint after step {step}, "
+                f"{path}. {again}{path}")
+    return f"{head}. It stopped {how}, before any checkpoint was written; run the same command again to start over."
 
 
 def summary(r) -> str:
@@ -132,9 +161,40 @@ def _preflight(argv: list[str]) -> None:
 
 
 def main() -> None:
-    guarded(_preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too
-    import hydra
+    from ..run.life import SIGNALS, Interrupted
+    from .launch import prepare
 
-    from .schema import conf_dir
+    SIGNALS.install()  # from the first moment: a stop while Hydra composes is reported, not a traceback
+    code = 0
+    try:
+        guarded(_preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too
+        if not _info_only(sys.argv[1:]):  # each run its own output directory; a tracking URI MLflow can use
+            sys.argv += guarded(prepare, sys.argv[1:])
+        import hydra
 
-    hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(_job)()
+        from .schema import conf_dir
+
+        hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(_job)()
+    except Interrupted as stop:  # outside any run: between a sweep's jobs, or before the first
+        print(f"interrupted by {stop.name}; no run was open.", file=sys.stderr)
+        code = 128 + stop.signum
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    code = _end_sweep(code)
+    SIGNALS.quiet()
+    sys.exit(code)
+
+
+def _end_sweep(code: int) -> int:
+    """A sweep cut short still closes its parent run (KILLED on a signal, FAILED otherwise); a sweep
+    with failed jobs exits with status 1."""
+    sweep = sys.modules.get("seqfw.cli.sweep")  # loaded by Hydra only for a --multirun
+    if sweep is None:
+        return code
+    if sweep.close_open_sweep("KILLED" if code >= 128 else "FAILED"):
+        return code or 1
+    if code == 0 and sweep.OUTCOME.get("failed"):
+        print(f"sweep: {sweep.OUTCOME['failed']} of {sweep.OUTCOME['jobs']} jobs did not finish (the summary above "
+              "lists them)", file=sys.stderr)
+        return 1
+    return code

@@ -1,9 +1,13 @@
 """Checks of the command line made before Hydra composes, each with one clear message.
 
 Unknown options and keys (with did-you-mean) and values of the wrong type, read from the same
-schemas the config tree uses (``seqfw.run.config.keys_of``); which sweeper/launcher plugins
-seqfw documents, and that the chosen one is installed; and that Hydra's output directory can
-be created (Hydra reports an unwritable one with a traceback).
+schemas the config tree uses (``seqfw.run.config.keys_of``); a group every run needs removed
+(``cell=null``, ``~cell``); ``${...}`` interpolations that cannot resolve (an unknown key or
+resolver, an unset environment variable); which sweeper/launcher plugins seqfw documents, and
+that the chosen one is installed; and that Hydra's output directory can be created (Hydra
+reports an unwritable one with a traceback). Hydra's own messages for all of these are
+tracebacks. ``check_resolvable`` is the one check made after composing: any interpolation of the
+composed config that still fails, before the job reads it.
 
 Hydra reports a missing plugin as "Could not load 'hydra/launcher/...'", which does
 not say what to install. Before composing, ``missing_plugin`` reads the command line
@@ -20,7 +24,11 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
 from ..run.config import keys_of
+from ..run.life import held_elsewhere
 from .schema import default_choices, group_options
 
 # (group, option) -> (module the option comes from, what to install)
@@ -82,6 +90,9 @@ def output_dir_problem(argv: list[str], cwd: Path | None = None) -> str | None:
     parent = target
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
+    if given and target.is_dir() and held_elsewhere(target):  # Hydra would write its .hydra/ files over the other's
+        return (f"{key}={given[-1]} is in use by another running seqfw process, which writes its checkpoint and "
+                f"config there. Give this run its own directory (leave {key} out: each run gets a new one).")
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
         return None
     problem = "is a file, not a directory" if parent.exists() and not parent.is_dir() else "is not writable"
@@ -120,6 +131,8 @@ def check_overrides(argv: list[str]) -> str | None:
     groups, defaults = group_options(), default_choices()
     args = [a for a in argv if not a.startswith("-") and "=" in a]
     choices = {k: v for k, _, v in (a.partition("=") for a in args) if k in groups}
+    if problem := removed_group(argv, groups, defaults) or bad_interpolation(args, choices, defaults):
+        return problem
     for group, value in choices.items():
         options = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
         for option in options:
@@ -135,17 +148,136 @@ def check_overrides(argv: list[str]) -> str | None:
         group, _, rest = key.partition(".")
         if group in ("cell", "task", "optim") and (experiment or "," in choices.get(group, "")) and group not in choices:
             continue  # an experiment (or a sweep over the group) may choose another option: leave it to Hydra
-        option = choices.get(group, defaults.get(group))
-        fields = keys_of(group, option)
-        name = rest.split(".")[0]
-        if fields is None:
-            continue
-        owner = f"{group}={option}" if group in ("cell", "task", "optim") else group
-        if name not in fields:
-            close = difflib.get_close_matches(name, sorted(fields), n=1)
-            return (f"unknown key {key}" + (f" (did you mean {group}.{close[0]}?)" if close else "") +
-                    f": {owner} has {', '.join(sorted(fields))}. `python -m seqfw --cfg job` prints the whole config.")
-        value = arg.partition("=")[2]
-        if "." not in rest and not any(c in value for c in ",${}(") and (what := _bad_value(value, fields[name])):
-            return f"{key} must be {what}, got {value!r} ({owner}); `python -m seqfw --cfg job` shows every key and its default."
+        chosen = choices.get(group, defaults.get(group))
+        swept = [o.strip() for o in chosen.split(",")] if chosen and "," in chosen else [chosen]
+        for option in swept:  # a sweep over the group: the key must exist in every option it runs
+            if problem := _key_problem_in(arg, group, option, rest, chosen if len(swept) > 1 else None):
+                return problem
     return None
+
+
+def _key_problem_in(arg: str, group: str, option: str, rest: str, sweep: str | None) -> str | None:
+    """An unknown key, or a value of the wrong type, for ``group=option`` (one option of ``sweep``, if any)."""
+    key, _, value = arg.partition("=")
+    fields = keys_of(group, option)
+    name = rest.split(".")[0]
+    if fields is None:
+        return None
+    owner = f"{group}={option}" if group in ("cell", "task", "optim") else group
+    if name not in fields:
+        if sweep:
+            return (f"{key} is not a key of {owner}, one of the options this sweep runs ({group}={sweep}): its "
+                    f"job would be refused once the sweep is under way. {owner} has {', '.join(sorted(fields))}. "
+                    f"Sweep those options separately, each with its own keys.")
+        close = difflib.get_close_matches(name, sorted(fields), n=1)
+        return (f"unknown key {key}" + (f" (did you mean {group}.{close[0]}?)" if close else "") +
+                f": {owner} has {', '.join(sorted(fields))}. `python -m seqfw --cfg job` prints the whole config.")
+    if "." not in rest and not any(c in value for c in ",${}(") and (what := _bad_value(value, fields[name])):
+        return f"{key} must be {what}, got {value!r} ({owner}); `python -m seqfw --cfg job` shows every key and its default."
+    return None
+
+
+NULLS = ("", "null")  # what Hydra's override grammar reads as no option (null in any case)
+
+
+def removed_group(argv: list[str], groups: dict, defaults: dict) -> str | None:
+    """``cell=null``, ``cell=`` or ``~cell``: a group every run needs (one with a default choice), removed.
+
+    Hydra reports these as "Config group override must be a string or a list. Got NoneType" or a key
+    "not in struct" later, both with a traceback."""
+    for arg in argv:
+        if arg.startswith(("-", "+")):
+            continue
+        key, _, value = arg.partition("=")
+        group = key.lstrip("~")
+        if group not in defaults:
+            continue
+        options = [v.strip() for v in value.split(",")]
+        if key.startswith("~") or any(o.lower() in NULLS and o not in groups.get(group, ()) for o in options):
+            return (f"{group} is required: every run needs one {group} ({arg!r} removes it). Choose one of: "
+                    f"{', '.join(groups.get(group, []))} (the default is {group}={defaults[group]}, which "
+                    f"leaving {group} out selects). `python -m seqfw --help` lists every group.")
+    return None
+
+
+_INTERPOLATION = re.compile(r"\$\{([^${}]*)\}")  # an innermost ${...}
+_RESOLVER = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*:(.*)$", re.DOTALL)
+
+
+def bad_interpolation(args: list[str], choices: dict, defaults: dict) -> str | None:
+    """A ``${...}`` in an override that cannot resolve: an unknown key, an unknown resolver, or
+    ``${oc.env:VAR}`` with VAR unset and no default. What cannot be judged before composing is left
+    to ``check_resolvable``."""
+    from hydra.core.utils import setup_globals
+
+    setup_globals()  # Hydra's own resolvers (now, hydra, python_version), registered as Hydra does
+    added = {a.lstrip("+").partition("=")[0].split(".")[0] for a in args if a.startswith("+")}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        for body in _INTERPOLATION.findall(value):
+            if _RESOLVER.match(body):
+                problem = _resolver_problem(body)
+            elif body.strip().startswith("."):
+                problem = _relative(key.lstrip("+~"), body.strip())
+            else:
+                problem = _key_problem(body.strip(), added, choices, defaults)
+            if problem:
+                return (f"{key.lstrip('+~')}={value} cannot be resolved: {problem}. Fix the ${{...}} (a config key "
+                        "like ${train.steps}, or ${oc.env:VAR,default}), or give the value itself; "
+                        "`python -m seqfw --cfg job` prints every key.")
+    return None
+
+
+def _resolver_problem(body: str) -> str | None:
+    name, args = _RESOLVER.match(body).groups()
+    if not OmegaConf.has_resolver(name):
+        return f"there is no resolver {name!r} (there are oc.env, oc.select, oc.decode, now, hydra, ...)"
+    if name == "oc.env" and "," not in args and args.strip() not in os.environ:
+        return (f"the environment variable {args.strip()} is not set; set it, or give a default: "
+                f"${{oc.env:{args.strip()},DEFAULT}}")
+    return None
+
+
+def _relative(key: str, path: str) -> str:
+    """A relative key (``${.steps}``): Hydra also resolves every override as a string of its own list,
+    where no relative key exists, so it always fails; name the absolute key it meant."""
+    up = len(path) - len(path.lstrip("."))
+    parent = key.split(".")[:-up] if up <= key.count(".") + 1 else []
+    whole = ".".join(parent + [path.lstrip(".")])
+    return f"a relative key (${{{path}}}) cannot be used on the command line; write the whole key, ${{{whole}}}"
+
+
+def _key_problem(path: str, added: set, choices: dict, defaults: dict) -> str | None:
+    """Whether the absolute key ``path`` exists in the config the command line composes (as far as the
+    schemas tell before composing)."""
+    if not path:
+        return None
+    top, _, rest = path.partition(".")
+    known = set(keys_of("", None)) | {"hydra"} | added
+    if top not in known:
+        close = difflib.get_close_matches(top, sorted(known), n=1)
+        return f"the config has no key {top!r}" + (f" (did you mean {close[0]}?)" if close else "")
+    if not rest or top in ("hydra", "seed", "optimized_metric") or top in added:
+        return None
+    if top in ("cell", "task", "optim") and (choices.get("experiment") not in (None, "null") or "," in choices.get(top, "")):
+        return None  # an experiment (or a sweep) may choose another option
+    fields = keys_of(top, choices.get(top, defaults.get(top)))
+    name = rest.split(".")[0]
+    if fields is not None and name not in fields:
+        close = difflib.get_close_matches(name, sorted(fields), n=1)
+        return f"the config has no key {top}.{name}" + (f" (did you mean {top}.{close[0]}?)" if close else "")
+    return None
+
+
+def check_resolvable(cfg) -> None:
+    """After composing, before the job reads ``cfg``: refuse the first interpolation that still fails."""
+    from ..run.settings import ConfigError
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "a key"
+        reason = str(getattr(err, "msg", None) or err).splitlines()[0]
+        raise ConfigError(f"{key} cannot be resolved: {reason}. Fix the ${{...}} interpolation that sets it (a config "
+                          "key like ${train.steps}, or ${oc.env:VAR,default}), or give the value itself; "
+                          "`python -m seqfw --cfg job` prints every key.") from None

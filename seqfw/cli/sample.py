@@ -1,6 +1,7 @@
 """Sample from, or score with, a finished language-model run.
 
     python -m seqfw.sample RUN_ID_OR_CHECKPOINT [-n 20] [--temperature 0.8] [--seed 0]
+    python -m seqfw.sample RUN_ID_OR_CHECKPOINT --temperature 0     (greedy: the most likely token each step)
     python -m seqfw.sample RUN_ID_OR_CHECKPOINT --score "the value is returned ."
 
 The checkpoint carries the run's resolved config, so the task (and its
@@ -14,8 +15,10 @@ import math
 
 import numpy as np
 
-from ..run.serving import load_run
+from ..plugins.registry import task_registry
+from ..run.serving import build_run, read_run
 from ..run.settings import ConfigError
+from ..tasks.sampling import MAX_SAMPLES
 from .main import guarded
 
 
@@ -29,8 +32,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m seqfw.sample", description=__doc__.split("\n\n")[0])
     p.add_argument("source", help="an MLflow run id or a checkpoint.npz path")
     p.add_argument("-n", type=int, default=20, help="how many samples")
-    p.add_argument("--temperature", type=float, default=None, help="default: the run's task.temperature")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=None, metavar="T",
+                   help="sample from softmax(logits / T): below 1 more conservative, above 1 more varied; 0 is "
+                        "greedy, the most likely token at every step (the same text for every seed; <unk> and "
+                        "<pad> still never appear). Default: the run's task.temperature")
+    p.add_argument("--seed", type=int, default=0, help="seeds the draws (a whole number >= 0)")
     p.add_argument("--score", metavar="SENTENCE", default=None,
                    help="print P(SENTENCE) and each token's log-probability instead of sampling")
     p.add_argument("--tracking-uri", default=None)
@@ -41,16 +47,20 @@ def main(argv=None) -> int:
 def _sample(args) -> int:
     if args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
+    if args.n > MAX_SAMPLES:
+        raise ConfigError(f"-n must be at most {MAX_SAMPLES:,} (the samples are drawn as one batch), got {args.n}; "
+                          "for more, run it again with another --seed")
     if args.seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
-    if args.temperature is not None and not args.temperature > 0:
-        raise ConfigError(f"--temperature must be > 0, got {args.temperature} (leave it out for the run's "
-                          "task.temperature)")
-    _, s = load_run(args.source, args.tracking_uri)
-    task = s.task
-    if not hasattr(task, "sample"):
-        raise ConfigError(f"task={task.name} is not a language model; sampling and scoring need "
+        raise ConfigError(f"--seed must be >= 0, got {args.seed} (numpy's generators take no negative seed)")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ConfigError(f"--temperature must be a finite number >= 0 (0: greedy, the most likely token at each "
+                          f"step), got {args.temperature}; leave it out for the run's task.temperature")
+    cfg, ckpt, path = read_run(args.source, args.tracking_uri)
+    if not hasattr(task_registry()[cfg.task.name].cls, "sample"):  # known before the task is built
+        raise ConfigError(f"task={cfg.task.name} is not a language model; sampling and scoring need "
                           "task=char_lm or task=word_lm")
+    s = build_run(cfg, ckpt, path)
+    task = s.task
     if args.score is not None:
         print(score_report(*task.score(s.model, s.params, s.backend.xp, args.score)))
         return 0

@@ -5,6 +5,12 @@ parent process creates the store, the experiment and the parent run before any
 job starts (parallel jobs would otherwise race on a fresh sqlite schema) and
 writes the parent's id into the sweep directory, where each job reads it and
 tags its run ``mlflow.parentRunId`` (MLflow's nested runs do not cross processes).
+
+The parent never stays RUNNING: the callback closes it after the last job, and a sweep cut
+short (a signal, a job's crash that escapes it) is closed by the command line's ``main`` through
+``close_open_sweep``, with the summary of the jobs that ran. Each job marks its directory
+(``JOB_FILE``), so the summary counts the jobs that left no run at all, and the parent is
+FAILED unless every job's run FINISHED; ``OUTCOME`` tells ``main`` to exit with status 1 then.
 """
 from __future__ import annotations
 
@@ -15,9 +21,13 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..plugins.registry import task_registry
+from ..run.life import SIGNALS
 from ..run.settings import ConfigError
-from ..run.tracking import PARENT_FILE, MlflowTracker, finish_sweep, sweep_summary
+from ..run.tracking import JOB_FILE, PARENT_FILE, MlflowTracker, finish_sweep, sweep_summary
 from .main import guarded
+
+OPEN: dict = {}  # the parent run this process opened and has not closed: uri, run_id, sweep_dir, metric, maximize
+OUTCOME: dict = {}  # after the summary: jobs, failed
 
 
 def _metric(config: DictConfig) -> tuple[str, bool]:
@@ -64,15 +74,37 @@ class SweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(parent.run_id)
+        OPEN.update(uri=config.tracking.uri, run_id=parent.run_id, sweep_dir=sweep_dir, metric=_metric(config))
         print(f"sweep: MLflow parent run {parent.run_id}", file=sys.stderr)
 
     @staticmethod
     def _end(config: DictConfig) -> None:
-        marker = Path(config.hydra.sweep.dir) / PARENT_FILE
-        if config.tracking.name != "mlflow" or not marker.exists():
+        if config.tracking.name != "mlflow" or not OPEN:
             return
-        run_id = marker.read_text().strip()
-        metric, maximize = _metric(config)
-        table, rows = sweep_summary(config.tracking.uri, run_id, metric, maximize)
-        finish_sweep(config.tracking.uri, run_id, table, rows, metric)
-        print(f"\n== sweep summary ({len(rows)} runs, parent MLflow run {run_id}) ==\n{table}")
+        close_open_sweep(None)
+
+
+def close_open_sweep(status: str | None) -> bool:
+    """Close the parent run this process opened, if it is still open: the summary table, then FINISHED
+    or FAILED by its jobs (``status`` None), or ``status`` (a sweep cut short). True if one was open."""
+    if not OPEN:
+        return False
+    with SIGNALS.ending():  # a signal now must not leave the parent half-closed
+        return _close(status)
+
+
+def _close(status: str | None) -> bool:
+    uri, run_id, sweep_dir, (metric, maximize) = OPEN["uri"], OPEN["run_id"], OPEN["sweep_dir"], OPEN["metric"]
+    OPEN.clear()
+    jobs = sum(1 for marker in sweep_dir.glob(f"*/{JOB_FILE}") if marker.read_text().strip() == run_id)
+    try:
+        table, rows = sweep_summary(uri, run_id, metric, maximize, jobs)
+    except Exception as err:  # the store failed under the sweep: still try to close the parent
+        table, rows = f"(no summary: {type(err).__name__}: {err})", []
+    final = finish_sweep(uri, run_id, table, rows, metric, jobs, status)
+    failed = max(jobs, len(rows)) - sum(r["status"] == "FINISHED" for r in rows)
+    OUTCOME.update(jobs=max(jobs, len(rows)), failed=failed)
+    cut = f", cut short: {status}" if status else ""
+    print(f"\n== sweep summary ({max(jobs, len(rows))} jobs, {len(rows)} runs{cut}; parent MLflow run {run_id} is "
+          f"{final}) ==\n{table}", file=sys.stderr if status else sys.stdout)
+    return True

@@ -12,6 +12,7 @@ drawn on the device by ``Backend.random``.
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,42 @@ def get_backend(name: str = "numpy", dtype: str = "float32", seed: int = 0) -> B
     check_choice("backend", "dtype", dtype, DTYPES)
     xp = np if name == "numpy" else _import_cupy()
     return Backend(name=name, xp=xp, dtype=np.dtype(dtype).type, seed=seed)
+
+
+def available_memory(xp=np) -> int | None:
+    """Bytes that new arrays of module ``xp`` can still take, or None if unknown: the device's free
+    memory (plus what CuPy's pool holds free) for CuPy; for NumPy the host's ``MemAvailable``, capped
+    by a cgroup limit (a container's ``MemAvailable`` is the whole machine's)."""
+    if xp is not np:
+        free, _ = xp.cuda.runtime.memGetInfo()
+        return int(free) + int(xp.get_default_memory_pool().free_bytes())
+    found = [room for room in (_meminfo_available(), _cgroup_room()) if room is not None]
+    return max(0, min(found)) if found else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        try:  # no /proc (not Linux): free physical pages
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            return None
+
+
+def _cgroup_room() -> int | None:
+    """A cgroup's memory limit less what it uses (v2, then v1), counting its inactive page cache as free."""
+    for root, limit, used, cache in (("/sys/fs/cgroup", "memory.max", "memory.current", "inactive_file"),
+                                     ("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes",
+                                      "total_inactive_file")):
+        try:
+            with open(f"{root}/{limit}") as a, open(f"{root}/{used}") as b, open(f"{root}/memory.stat") as c:
+                stat = dict(line.split() for line in c)
+                return int(a.read()) - int(b.read()) + int(stat.get(cache, 0))
+        except (OSError, ValueError):  # no such cgroup, or "max": no limit
+            continue
+    return None
 
 
 def cupy_available() -> bool:

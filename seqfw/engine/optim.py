@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
+
 from .backend import xp_of
 from .errors import SettingError, check_number
 from .tree import flatten
@@ -48,7 +50,8 @@ class RMSPropSettings:
 
     def __post_init__(self):
         check_number("RMSProp", "lr", self.lr, 0.0, low_open=True)
-        check_number("RMSProp", "rho", self.rho, 0.0, 1.0)
+        # rho = 1 would never let a gradient into s: every step would divide by eps alone
+        check_number("RMSProp", "rho", self.rho, 0.0, 1.0, high_open=True)
         check_number("RMSProp", "eps", self.eps, 0.0, low_open=True)
 
 
@@ -74,6 +77,9 @@ class Optimizer:
     """
 
     Settings: type
+    # Settings that must stay nonzero and finite in the parameters' dtype: an eps that float32 rounds to
+    # 0 divides 0 by 0 (NaN) at step 1 for every parameter whose gradient is 0 (an unused embedding row).
+    POSITIVE = ("lr", "eps")
 
     def __init__(self, params, **options):
         known = {f.name for f in fields(self.Settings)}
@@ -84,6 +90,19 @@ class Optimizer:
         self.params = flatten(params)
         self.state: dict[str, dict] = {k: {} for k in self.params}
         self.t = 0
+        self._check_representable()
+
+    def _check_representable(self) -> None:
+        """``POSITIVE`` settings must stay nonzero and finite in the parameters' dtype."""
+        dtypes = {np.dtype(p.dtype) for p in self.params.values() if np.issubdtype(p.dtype, np.floating)}
+        for dtype in sorted(dtypes, key=lambda d: d.itemsize):  # the narrowest dtype decides
+            info = np.finfo(dtype)
+            for name in self.POSITIVE:
+                value = getattr(self.settings, name, None)
+                if value is not None and not info.tiny <= value <= info.max:
+                    raise SettingError(type(self).__name__, name, value,
+                                       f"must be between {info.tiny:.3g} and {info.max:.3g} to be a nonzero "
+                                       f"finite {dtype.name} (the parameters' dtype)")
 
     @property
     def lr(self) -> float:

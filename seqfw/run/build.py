@@ -8,6 +8,7 @@ setting fails in seconds, before any store or run exists.
 from __future__ import annotations
 
 import contextlib
+import difflib
 from typing import Any, NamedTuple
 
 from omegaconf import OmegaConf
@@ -19,6 +20,7 @@ from ..engine.optim import Optimizer, make_optimizer
 from ..plugins.registry import make_cell, make_task, recurrent
 from ..tasks import Task
 from .config import unknown_keys
+from .memory import check_memory
 from .settings import ConfigError, TrainSettings
 
 
@@ -60,14 +62,32 @@ def build(cfg) -> Setup:
     with keyed("backend"):
         be = get_backend(cfg.backend.name, cfg.backend.dtype, cfg.seed)
     with keyed("task"):
-        task = make_task(cfg.task.name, **options(cfg.task))
+        task = make_task(cfg.task.name, **options(cfg.task))  # a task refuses data that would not fit
+    check_metric(cfg, task, task.reported_metrics())
     kind = check_kind(cfg, task, train)
     make_net = network_factory(cfg, task.input_size)
+    with keyed("topology"):  # before anything is stacked, drawn or tracked: sized from one layer
+        check_count("stack", "num_layers", cfg.topology.num_layers)
+        check_memory(cfg, task, kind, train, be)
     model = task.build_model(make_net(), kind, make_net)
     params = model.init_params(be.host_rng(cfg.seed), be.xp, be.dtype)
     with keyed("optim"):
         opt = make_optimizer(cfg.optim.name, params, **options(cfg.optim))
+    if cfg.optimized_metric and not task.reported_metrics() and cfg.optimized_metric != task.info.metric:
+        # a plugin's task that declares no metrics: ask it once, on the initial parameters, before any run
+        check_metric(cfg, task, tuple(task.evaluate(model, params, be.xp)))
     return Setup(be, task, kind, model, params, opt, train)
+
+
+def check_metric(cfg, task: Task, reported: tuple[str, ...]) -> None:
+    """Refuse an ``optimized_metric`` that the task does not report (``reported``; () = not known yet)."""
+    metric = cfg.optimized_metric
+    if metric is None or not reported or metric in reported:
+        return
+    close = difflib.get_close_matches(metric, reported, n=1)
+    raise ConfigError(f"optimized_metric={metric!r} is not a metric task={task.name} reports"
+                      f"{f' (did you mean {close[0]}?)' if close else ''}; it reports {', '.join(reported)}. "
+                      f"Set optimized_metric to one of these, or to null for the task's own ({task.info.metric}).")
 
 
 def check_kind(cfg, task: Task, train: TrainSettings) -> str:

@@ -10,8 +10,13 @@ is a sequence of named steps over one ``RunState``::
         stop on a signal (the state saved first)
     finish: last curves, checkpoint and model logged, the run marked FINISHED
 
-``fit`` owns the run's terminal state: FINISHED at the end, KILLED on a signal or Ctrl-C,
-FAILED on anything else. It talks to a ``Tracker``, never to MLflow.
+``fit`` owns the run's terminal state: FINISHED at the end, KILLED on a signal, FAILED on
+anything else (MemoryError included), whenever it happens; the status it reports is the one
+the store holds afterwards. Signals are handled as ``seqfw.run.life`` says: outside the loop
+they stop at once, in the loop the first one waits for the step's end and saves, and no signal
+cuts the creation of the run, a checkpoint write or the terminal write short. In a sweep, a
+job that fails before its run exists still leaves a FAILED child run naming the error. It
+talks to a ``Tracker``, never to MLflow.
 """
 from __future__ import annotations
 
@@ -30,10 +35,11 @@ from ..engine.tree import flatten
 from .build import Setup, build, describe
 from .checkpoint import save_checkpoint
 from .curves import Curves
-from .resume import Interrupted, Start, StopSignals, capture, resume_into
+from .life import SIGNALS, Interrupted, hold_directory, phase
+from .resume import Start, capture, resume_into
 from .settings import ConfigError, RunContext, RunResult, TrainingError
 from .step import train_step
-from .tracking import make_tracker
+from .tracking import TrackingError, make_tracker, record_failed_job
 
 SKIP_LIMIT = 10  # train.on_nonfinite=skip gives up after this many bad batches in a row
 
@@ -76,17 +82,19 @@ class Trainer:
         from tqdm.auto import tqdm
 
         first = self.state.step + 1
-        if first == 1:  # a resumed run has its params, config and first curves already
+        if first == 1 or self.tracker.fresh:  # a continued run has its params and config already
             self.log_config()
+        if first == 1:
             self.heatmap.record(0, self.s.model, self.s.params)
         bar = tqdm(total=self.t.steps, initial=first - 1, desc="train", file=sys.stderr, disable=not self.t.progress,
                    dynamic_ncols=True, mininterval=0.5)
-        with StopSignals() as stop:
+        with SIGNALS.loop():
             for step in range(first, self.t.steps + 1):
                 self.one_step(step)
-                if stop.signum is not None:
-                    self.tracker.flush()
-                    raise Interrupted(stop.signum, step, str(self.checkpoint(step)))
+                if step == first:
+                    phase("loop")
+                if SIGNALS.requested:
+                    self.stop(step)
                 bar.set_postfix({"loss": f"{self.state.loss:.3f}",
                                  self.metric: f"{self.state.metrics.get(self.metric, float('nan')):.3f}",
                                  "tok/s": f"{self.state.rate():,.0f}"}, refresh=False)
@@ -110,6 +118,13 @@ class Trainer:
             self.state.last_good = (step, self.checkpoint(step))
 
     # -- the named steps ----------------------------------------------------------------------
+    def stop(self, step: int) -> None:
+        """A signal asked to stop: the metrics so far and the whole state after ``step`` are saved first."""
+        self.tracker.flush()
+        path = self.checkpoint(step)
+        SIGNALS.delivered()
+        raise Interrupted(SIGNALS.signum, step, str(path))
+
     def log_config(self) -> None:
         self.tracker.log_params(flatten(OmegaConf.to_container(self.cfg, resolve=True)))
         self.tracker.log_text(OmegaConf.to_yaml(self.cfg), "config/resolved.yaml")
@@ -146,8 +161,10 @@ class Trainer:
     def checkpoint(self, step: int) -> Path:
         """The whole training state after ``step`` (parameters, optimizer, generators, counters)."""
         state = capture(self.s.optimizer, self.rng, self.s.backend, step, self.state.tokens, self.tracker.run_id)
-        return save_checkpoint(self.ckpt_path, self.s.params, step=step, config=OmegaConf.to_yaml(self.cfg),
-                               state=state)
+        with SIGNALS.protected():  # a stop waits for the file: never a half-written one, no stray temporary
+            phase("checkpoint")
+            return save_checkpoint(self.ckpt_path, self.s.params, step=step, config=OmegaConf.to_yaml(self.cfg),
+                                   state=state)
 
     def finish(self) -> RunResult:
         st, t = self.state, self.t
@@ -155,12 +172,16 @@ class Trainer:
             self.curves.record(t.steps, self.s.model, self.s.params, draw=True)
         seconds = time.perf_counter() - st.started
         ckpt = self.checkpoint(t.steps)
+        st.last_good = (t.steps, ckpt)
         self.tracker.log_artifact(str(ckpt), "checkpoints")
+        phase("model")
         self.tracker.log_model(str(ckpt))
         if self.metric not in st.metrics:
             raise ConfigError(f"optimized_metric={self.metric!r} is not reported by task={self.s.task.name}; it "
                               f"reports {', '.join(sorted(st.metrics))}")
-        self.tracker.finish("FINISHED")
+        with SIGNALS.ending():
+            phase("finish")
+            self.tracker.finish("FINISHED")
         rate = (st.tokens - st.tokens_at_start) / seconds
         return RunResult(st.metrics, float(st.metrics[self.metric]), self.metric, t.steps, seconds, rate,
                          self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task, self.s.kind), st.loss)
@@ -169,20 +190,74 @@ class Trainer:
 def fit(cfg, ctx: RunContext | None = None) -> RunResult:
     """Train as ``cfg`` says and return the result; the tracking run always ends in a true state."""
     ctx = ctx or RunContext()
-    setup = build(cfg)
-    rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
-    start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
-    tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
-            "backend": setup.backend.name, "seqfw_version": __version__, **ctx.tags}
-    tracker = make_tracker(cfg.tracking, setup.task.name, ctx.run_name, tags, ctx.parent_run_id, start.run_id)
+    SIGNALS.install().begin_run()
+    tracker, trainer = None, None
     try:
-        return Trainer(cfg, ctx, setup, tracker, rng, start).run()
-    except (KeyboardInterrupt, Interrupted):
-        tracker.finish("KILLED")
+        phase("setup")
+        setup = build(cfg)
+        rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
+        claim_directories(ctx, setup.train.resume)
+        start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
+        tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
+                "backend": setup.backend.name, "seqfw_version": __version__, **ctx.tags}
+        if ctx.output_dir:
+            tags["seqfw.output_dir"] = str(Path(ctx.output_dir).resolve())
+        with SIGNALS.protected():  # the run is created whole, or not at all
+            tracker = make_tracker(cfg.tracking, setup.task.name, ctx.run_name, tags, ctx.parent_run_id,
+                                   start.run_id, start.step, setup.train.resume)
+            phase("tracker")
+        if setup.train.resume and tracker.run_id:
+            say_how_resumed(tracker, start)
+        trainer = Trainer(cfg, ctx, setup, tracker, rng, start)
+        return trainer.run()
+    except BaseException as err:
+        end_in_truth(err, tracker, trainer, cfg, ctx)
         raise
-    except BaseException:
-        tracker.finish("FAILED")
-        raise
+
+
+def say_how_resumed(tracker, start: Start) -> None:
+    if tracker.fresh:
+        print(f"resume: {tracker.note}, so this continues as a new MLflow run {tracker.run_id}, linked to it by the "
+              f"tags seqfw.resumed_from and seqfw.resumed_from_step={start.step}", file=sys.stderr)
+    else:
+        print(f"resume: continuing MLflow run {tracker.run_id} after step {start.step}", file=sys.stderr)
+
+
+def claim_directories(ctx: RunContext, resume: str | None) -> None:
+    """Hold this run's output directory, and a resumed checkpoint's, for the run's life: a directory
+    another live seqfw process holds is refused, so no two processes write or continue one run."""
+    if ctx.output_dir and not hold_directory(Path(ctx.output_dir)):
+        raise ConfigError(f"the output directory {ctx.output_dir} is in use by another running seqfw process. "
+                          "Give this run its own directory (leave hydra.run.dir out: each run gets a new one).")
+    if resume and not hold_directory(Path(resume).parent):
+        raise ConfigError(f"train.resume={resume!r}: that checkpoint's run is still going on in another process "
+                          "(the run that writes it, or another resume of it). Wait for it to stop (Ctrl-C saves "
+                          "it), then resume from the checkpoint it leaves.")
+
+
+def end_in_truth(err: BaseException, tracker, trainer, cfg, ctx: RunContext) -> None:
+    """Write the run's terminal state for ``err``: KILLED for a signal, FAILED for anything else.
+
+    Nothing may cut this short (signals meanwhile are only counted). An ``Interrupted`` learns
+    the status the store now holds, so that what is printed is what is stored."""
+    killed = isinstance(err, (Interrupted, KeyboardInterrupt))
+    if isinstance(err, Interrupted) and err.path is None and trainer is not None:
+        err.complete = trainer.state.step == trainer.t.steps
+        if trainer.state.last_good:
+            step, path = trainer.state.last_good
+            err.last_good = (step, str(path))
+    if tracker is None:  # no run exists: a sweep's job still leaves a FAILED child saying why
+        if ctx.parent_run_id and not killed and not isinstance(err, TrackingError):
+            with SIGNALS.ending():
+                record_failed_job(cfg, ctx, err)
+        return
+    with SIGNALS.ending():
+        status = tracker.finish("KILLED" if killed else "FAILED")
+    if isinstance(err, Interrupted):
+        err.status, err.run_id = status, tracker.run_id
+    elif status not in ("FAILED", "FINISHED"):
+        print(f"warning: MLflow run {tracker.run_id} could not be marked FAILED; the store says {status}",
+              file=sys.stderr)
 
 
 def run(cfg, ctx: RunContext | None = None) -> float:

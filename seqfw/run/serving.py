@@ -9,32 +9,72 @@ row for the language models (for ``name_gen`` the row is the class, ``female`` o
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig
 
-from ..engine.errors import check_count
+from ..engine.errors import SeqfwError, check_count
 from .build import Setup, build
-from .checkpoint import CheckpointError, load_checkpoint, restore_params
+from .checkpoint import (
+    HINT,
+    CheckpointError,
+    check_sizes,
+    checkpoint_config,
+    load_checkpoint,
+    not_a_file,
+    restore_params,
+)
+
+
+def checkpoint_file(source: str, tracking_uri: str | None = None) -> Path:
+    """The checkpoint file ``source`` names: a path, or an MLflow run id whose checkpoint is downloaded.
+
+    Anything at the path that is not a regular file (a directory, a named pipe) is refused from
+    its ``stat`` alone: a pipe is never opened, so it cannot block the command."""
+    path = Path(source)
+    if os.path.lexists(path):
+        if problem := not_a_file(path):
+            raise CheckpointError(f"checkpoint {source!r} {problem}; give a run's checkpoints/checkpoint.npz "
+                                  "or its run id")
+        return path
+    if not re.fullmatch(r"[0-9a-f]{32}", source):
+        raise CheckpointError(f"{source!r}: no such checkpoint file, and not an MLflow run id (32 hex digits); "
+                              "give a run's checkpoints/checkpoint.npz or its run id")
+    from .tracking import download_checkpoint
+
+    return download_checkpoint(source, tracking_uri)
+
+
+def read_run(source: str, tracking_uri: str | None = None) -> tuple[DictConfig, dict, Path]:
+    """(config, checkpoint contents, file) of a checkpoint or run id, every field checked; nothing built yet."""
+    path = checkpoint_file(source, tracking_uri)
+    ckpt = load_checkpoint(path)
+    cfg = checkpoint_config(ckpt["config"], path)
+    check_sizes(cfg, ckpt["params"], path)
+    return cfg, ckpt, path
+
+
+def build_run(cfg: DictConfig, ckpt: dict, path: Path) -> Setup:
+    """The run ``read_run`` read, built with its trained parameters in place (names and shapes checked)."""
+    try:
+        setup = build(cfg)
+    except SeqfwError as err:  # the setting is the checkpoint's, not the user's: say so
+        raise CheckpointError(f"checkpoint {path}: its config: {str(err).rstrip('.')}. {HINT}") from None
+    try:
+        restore_params(setup.params, ckpt["params"], setup.backend.xp)
+    except CheckpointError as err:
+        raise CheckpointError(f"{err}, in {path}: its config and its parameters do not belong together. "
+                              f"{HINT}") from None
+    return setup
 
 
 def load_run(source: str, tracking_uri: str | None = None) -> tuple:
     """(cfg, setup) of a checkpoint file or an MLflow run id, with the trained parameters in place."""
-    path = Path(source)
-    if not path.is_file():
-        if not re.fullmatch(r"[0-9a-f]{32}", source):
-            raise CheckpointError(f"{source!r}: no such checkpoint file, and not an MLflow run id (32 hex digits); "
-                                  "give a run's checkpoints/checkpoint.npz or its run id")
-        from .tracking import download_checkpoint
-
-        path = download_checkpoint(source, tracking_uri)
-    ckpt = load_checkpoint(path)
-    cfg = OmegaConf.create(ckpt["config"])
-    setup: Setup = build(cfg)
-    restore_params(setup.params, ckpt["params"], setup.backend.xp)
-    return cfg, setup
+    cfg, ckpt, path = read_run(source, tracking_uri)
+    return cfg, build_run(cfg, ckpt, path)
 
 
 class SeqfwPredictor:

@@ -14,7 +14,15 @@ import numpy as np
 
 from ..engine.backend import to_host
 from ..engine.models import sequence_model
-from .base import Batch, Task, TaskInfo, require, require_positive, require_seed
+from .base import (
+    Batch,
+    Task,
+    TaskInfo,
+    require,
+    require_fits,
+    require_positive,
+    require_seed,
+)
 
 BASELINE_MSE = 1 / 6
 
@@ -45,12 +53,14 @@ class AddingTask(Task):
 
     name = "adding"
     info = TaskInfo(topologies=("many_to_one",), bidirectional=True, metric="val/mse", maximize=False,
-                    default_topology="many_to_one")
+                    default_topology="many_to_one", metrics=("val/mse", "val/baseline_mse"))
 
     def __init__(self, cfg: AddingConfig):
         require(cfg.seq_len >= 2, "seq_len", cfg.seq_len, "must be >= 2 (one marked value per half)")
         require_positive(cfg, "num_val", "num_samples")
         require_seed(cfg)
+        # the validation set: (T, num_val, 2) float64, generated with a float64 temporary of the same size
+        require_fits(cfg, "num_val", 2 * 16 * cfg.seq_len + 64, size_key="seq_len")
         self.cfg = cfg
         self.val = make_batch(np.random.default_rng(cfg.data_seed), cfg.num_val, cfg.seq_len)
 
@@ -67,6 +77,12 @@ class AddingTask(Task):
 
     def train_batch(self, rng, batch_size: int) -> Batch:
         return make_batch(rng, batch_size, self.cfg.seq_len)
+
+    def batch_steps(self) -> tuple[int, int]:
+        return self.cfg.seq_len, 0
+
+    def eval_chunk(self) -> int:
+        return self.cfg.num_val  # the whole validation set in one pass
 
     def curve_batch(self) -> Batch:
         return Batch(self.val.inputs[:, :64], self.val.targets[:64], self.val.lengths[:64])

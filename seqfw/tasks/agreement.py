@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import TaskInfo, require, require_positive, require_seed
+from .base import TaskInfo, require, require_fits, require_positive, require_seed
 from .classify import ClassifyTask
 
 SUBJECTS = [("cat", "cats"), ("dog", "dogs"), ("teacher", "teachers"), ("child", "children"),
@@ -58,8 +58,11 @@ def make_sentence(rng: np.random.Generator, clause_min: int, clause_max: int) ->
     target = int(rng.integers(clause_min, clause_max + 1))
     # the subject's noun in the other number sits in the clause: "The cat, which saw the cats, ..."
     phrases = [_phrase(rng, lemma[1 - plural])]
-    while sum(map(len, phrases)) + len(phrases) - 1 < target:
-        phrases.insert(int(rng.integers(len(phrases) + 1)), _phrase(rng))
+    words = len(phrases[0])  # kept as we go: summing every loop made a long clause quadratic
+    while words + len(phrases) - 1 < target:
+        at = int(rng.integers(len(phrases) + 1))  # drawn before the phrase, as always: the same corpus
+        phrases.insert(at, _phrase(rng))
+        words += len(phrases[at])
     clause = [w for i, p in enumerate(phrases) for w in (["and"] if i else []) + p]
     return ["The", lemma[plural], ",", "which"] + clause + [","], plural
 
@@ -70,13 +73,15 @@ class AgreementTask(ClassifyTask):
     name = "agreement"
     classes = ("was", "were")
     info = TaskInfo(topologies=("many_to_one", "one_to_one"), bidirectional=True, metric="val/accuracy",
-                    default_topology="many_to_one")
+                    default_topology="many_to_one", metrics=("val/accuracy", "val/loss"))
 
     def __init__(self, cfg: AgreementConfig):
         require(1 <= cfg.clause_min <= cfg.clause_max, "clause_min", cfg.clause_min,
                 f"must be >= 1 and <= task.clause_max ({cfg.clause_max})")
         require_positive(cfg, "num_train", "num_val", "embed_dim", "num_samples")
         require_seed(cfg)
+        # ~0.4 kB + 16 B a clause word measured (tokens, ids, vocabulary counts), doubled
+        require_fits(cfg, "num_train", 1000 + 32 * cfg.clause_max, extra=cfg.num_val, size_key="clause_max")
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         data = [make_sentence(rng, cfg.clause_min, cfg.clause_max) for _ in range(cfg.num_train + cfg.num_val)]

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.backend import Array, to_host
+from ..engine.backend import Array, available_memory, to_host
 from ..engine.errors import SettingError
 from ..engine.models import Batch
-from .data import DataError, pad_batch
+from .data import DataError, human_bytes, pad_batch
 
 
 @dataclass
@@ -21,6 +21,13 @@ class TaskInfo:
     metric: str  # the default metric to optimise (and its direction)
     maximize: bool = True
     default_topology: str = "many_to_many"  # the conf/topology option `task=<this>` selects
+    # every metric ``evaluate()`` reports, so that ``optimized_metric`` is checked before training;
+    # () = not declared (a plugin's task): the runner then asks ``evaluate()`` once, before the run
+    metrics: tuple[str, ...] = ()
+
+
+DATA_SHARE = 0.5  # a task's generated data may take at most this share of the memory available
+EVAL_CHUNK = 512  # validation examples a tagger or classifier runs through the model at once
 
 
 def require(ok: bool, key: str, value: Any, requirement: str) -> None:
@@ -38,6 +45,21 @@ def require_positive(cfg, *keys: str) -> None:
 def require_seed(cfg) -> None:
     """Refuse a negative ``task.data_seed`` (NumPy's generators take none)."""
     require(cfg.data_seed >= 0, "data_seed", cfg.data_seed, "must be >= 0")
+
+
+def require_fits(cfg, count_key: str, each: int, extra: int = 0, size_key: str | None = None) -> None:
+    """Refuse a generated data set that would not fit in memory, before any of it is made: ``task.<count_key>``
+    (+ ``extra``) examples of about ``each`` bytes. ``task.<size_key>`` is named instead when one example
+    alone is too large."""
+    count, room = getattr(cfg, count_key), available_memory()
+    if room is None or (count + extra) * each <= DATA_SHARE * room:
+        return
+    fit = int(DATA_SHARE * room // each) - extra
+    why = (f"the data would take about {human_bytes((count + extra) * each)} and this machine has {human_bytes(room)} "
+           f"of memory available (a task's data may use {DATA_SHARE:.0%} of it)")
+    if size_key and fit < 1:
+        require(False, size_key, getattr(cfg, size_key), f"is too large: {why}; lower task.{size_key}")
+    require(False, count_key, count, f"must be at most {max(fit, 0):,} here: {why}")
 
 
 def require_fraction(cfg, *keys: str) -> None:
@@ -78,6 +100,30 @@ class Task:
 
     def evaluate(self, model, params, xp) -> dict[str, float]:
         raise NotImplementedError
+
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The metrics ``evaluate()`` reports for this task's data: ``info.metrics``, or () when not known, that
+        is undeclared, or declared above a subclass that overrides ``evaluate`` (a plugin extending a built-in
+        task may report more than the class it inherits ``info`` from)."""
+        mro = type(self).__mro__
+        declared = self if "info" in vars(self) else next((c for c in mro if "info" in vars(c)), None)
+        evaluates = next((c for c in mro if "evaluate" in vars(c)), Task)
+        if declared is self or (declared is not None and issubclass(declared, evaluates)):
+            return self.info.metrics
+        return ()
+
+    def eval_chunk(self) -> int:
+        """How many validation examples ``evaluate()`` runs through the model at once (memory is sized by it)."""
+        return min(len(getattr(self, "_val", ())) or EVAL_CHUNK, EVAL_CHUNK)
+
+    def batch_steps(self) -> tuple[int, int]:
+        """(T_x, T_y): the most time steps a training batch's inputs can have, and its decoder's (0 without
+        one). Memory is sized by these before anything is trained; tasks with ``_train`` lists get this free,
+        others draw one batch of 64."""
+        if getattr(self, "_train", None):
+            return max(len(item[0]) for item in self._train), 0
+        batch = self.train_batch(np.random.default_rng(0), 64)
+        return batch.inputs.shape[0], 0 if batch.decoder_inputs is None else batch.decoder_inputs.shape[0]
 
     def samples(self, model, params, xp) -> str:
         raise NotImplementedError

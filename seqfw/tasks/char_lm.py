@@ -23,7 +23,7 @@ import numpy as np
 
 from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError, read_text
-from .lm import LanguageModelTask
+from .lm import LanguageModelTask, require_sampling
 from .word_lm import documentation_text
 from .vocab import Vocab
 
@@ -76,7 +76,8 @@ def split_lines(text: str, max_len: int, source: str) -> list[str]:
 
 class CharLMTask(LanguageModelTask):
     name = "char_lm"
-    info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/bpc", maximize=False)
+    info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/bpc", maximize=False,
+                    metrics=("val/bpc", "val/loss", "val/perplexity", "val/loss_per_sequence", "sample/new_share"))
 
     def __init__(self, cfg: CharLMConfig):
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
@@ -85,6 +86,7 @@ class CharLMTask(LanguageModelTask):
         require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         require(cfg.data.builtin in BUILTIN, "data.builtin", cfg.data.builtin, f"must be one of {', '.join(BUILTIN)}")
         require_seed(cfg)
+        require_sampling(cfg)
         self.cfg = cfg
         if cfg.data.path is not None:
             lines = split_lines(read_text(cfg.data.path), cfg.data.max_len, f"task.data.path={cfg.data.path!r}")

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..engine.losses import softmax_cross_entropy
 from ..engine.models import sequence_model
-from .base import Task, predict_tags
+from .base import EVAL_CHUNK, Task, predict_tags
 from .data import pad_batch
 from .vocab import Vocab
 
@@ -29,7 +29,7 @@ class ClassifyTask(Task):
     def build_model(self, net, kind: str, make_net=None):
         return sequence_model(kind, net, len(self.classes), "softmax", len(self.vocab), self.cfg.embed_dim)
 
-    def predict(self, model, params, xp, batch_size: int = 512) -> tuple[np.ndarray, float]:
+    def predict(self, model, params, xp, batch_size: int = EVAL_CHUNK) -> tuple[np.ndarray, float]:
         """Predicted class per validation sentence, and the validation loss (per sentence)."""
         preds, loss = [], 0.0
         for start in range(0, len(self._val), batch_size):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine.models import EncoderDecoder
-from .base import Batch, Task, TaskInfo, require_positive, require_seed
+from .base import Batch, Task, TaskInfo, require_fits, require_positive, require_seed
 from .data import pad_batch
 from .vocab import EOS, Vocab
 
@@ -37,6 +37,7 @@ FORMATS = [
     lambda d: f"{d.day} of {MONTHS[d.month - 1]} {d.year}",
 ]
 START, END = dt.date(1900, 1, 1).toordinal(), dt.date(2099, 12, 31).toordinal()
+EVAL_CHUNK = 500  # validation dates decoded at once
 
 
 @dataclass
@@ -61,11 +62,12 @@ def make_pair(rng: np.random.Generator) -> tuple[str, str]:
 class DatesTask(Task):
     name = "dates"
     info = TaskInfo(topologies=("encoder_decoder",), bidirectional=True, metric="val/exact_match",
-                    default_topology="encoder_decoder")
+                    default_topology="encoder_decoder", metrics=("val/exact_match",))
 
     def __init__(self, cfg: DatesConfig):
         require_positive(cfg, "num_train", "num_val", "embed_dim", "beam_size", "num_samples")
         require_seed(cfg)
+        require_fits(cfg, "num_train", 1500, extra=cfg.num_val)  # ~0.75 kB a pair measured, doubled
         self.cfg = cfg
         rng = np.random.default_rng(cfg.data_seed)
         pairs = [make_pair(rng) for _ in range(cfg.num_train + cfg.num_val)]
@@ -103,6 +105,12 @@ class DatesTask(Task):
     def curve_batch(self) -> Batch:
         return self._batch(self._val[:64])
 
+    def eval_chunk(self) -> int:
+        return min(len(self._val), EVAL_CHUNK)
+
+    def batch_steps(self) -> tuple[int, int]:
+        return max(len(s) for s, _, _ in self._train), max(len(t) for _, t, _ in self._train)
+
     def decode(self, model, params, xp, items) -> list[str]:
         b = self._batch(items)
         src, lengths = xp.asarray(b.inputs), xp.asarray(b.lengths)
@@ -120,8 +128,8 @@ class DatesTask(Task):
 
     def evaluate(self, model, params, xp) -> dict[str, float]:
         preds = []
-        for start in range(0, len(self._val), 500):
-            preds += self.decode(model, params, xp, self._val[start : start + 500])
+        for start in range(0, len(self._val), EVAL_CHUNK):
+            preds += self.decode(model, params, xp, self._val[start : start + EVAL_CHUNK])
         return {"val/exact_match": float(np.mean([p == t for p, (_, t) in zip(preds, self.val)]))}
 
     def samples(self, model, params, xp) -> str:

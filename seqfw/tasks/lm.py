@@ -15,10 +15,19 @@ from ..engine.losses import softmax_cross_entropy
 from ..engine.models import sequence_model
 from ..engine.models.decoding import log_softmax_rows
 from ..engine.recurrence import length_mask
-from .base import Task
+from .base import Task, require
 from .data import DataError, pad_batch
-from .sampling import sample_ids
+from .sampling import MAX_SAMPLE_LEN, MAX_SAMPLES, sample_ids
 from .vocab import EOS, Vocab
+
+EVAL_CHUNK = 256  # validation sequences scored at once (a language model's head is as wide as its vocabulary)
+
+
+def require_sampling(cfg) -> None:
+    """Refuse ``task.num_samples`` / ``task.sample_len`` above what one sampling batch may hold."""
+    for key, most in (("num_samples", MAX_SAMPLES), ("sample_len", MAX_SAMPLE_LEN)):
+        require(getattr(cfg, key) <= most, key, getattr(cfg, key), f"must be at most {most:,} (samples are drawn "
+                "as one batch at every evaluation)")
 
 
 class LanguageModelTask(Task):
@@ -44,10 +53,13 @@ class LanguageModelTask(Task):
     def input_size(self) -> int:
         return self.cfg.embed_dim
 
+    def eval_chunk(self) -> int:
+        return min(len(self._val), EVAL_CHUNK)
+
     def build_model(self, net, kind: str, make_net=None):
         return sequence_model(kind, net, len(self.vocab), "softmax", len(self.vocab), self.cfg.embed_dim)
 
-    def nll(self, model, params, xp, data, batch_size: int = 256) -> tuple[float, int]:
+    def nll(self, model, params, xp, data, batch_size: int = EVAL_CHUNK) -> tuple[float, int]:
         """Total negative log-likelihood (nats) of ``data`` and its number of predicted tokens."""
         total, count = 0.0, 0
         for start in range(0, len(data), batch_size):

@@ -18,7 +18,7 @@ import numpy as np
 from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError
 from .char_lm import census_lists
-from .lm import LanguageModelTask
+from .lm import LanguageModelTask, require_sampling
 from .sampling import sample_ids
 from .vocab import EOS, PAD, UNK, Vocab
 
@@ -46,13 +46,16 @@ def census_names_by_class() -> dict[str, set[str]]:
 class NameGenTask(LanguageModelTask):
     name = "name_gen"
     info = TaskInfo(topologies=("one_to_many",), bidirectional=False, metric="val/bpc", maximize=False,
-                    default_topology="one_to_many")
+                    default_topology="one_to_many", metrics=("val/bpc", "val/loss", "val/perplexity",
+                                                             "val/loss_per_sequence", "sample/new_share",
+                                                             "sample/class_share"))
 
     def __init__(self, cfg: NameGenConfig):
         require_fraction(cfg, "val_fraction")
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
         require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         require_seed(cfg)
+        require_sampling(cfg)
         self.cfg = cfg
         by_class = census_names_by_class()
         pairs = sorted((n, c) for c in CLASSES for n in by_class[c])

@@ -21,7 +21,7 @@ import numpy as np
 
 from .base import TaskInfo, require, require_fraction, require_positive, require_seed
 from .data import DataError, read_text
-from .lm import LanguageModelTask
+from .lm import LanguageModelTask, require_sampling
 from .vocab import Vocab
 
 TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|[0-9]+|[^\sa-z0-9]")
@@ -72,7 +72,8 @@ def sentences(text: str, min_len: int, max_len: int) -> list[list[str]]:
 
 class WordLMTask(LanguageModelTask):
     name = "word_lm"
-    info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/perplexity", maximize=False)
+    info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/perplexity", maximize=False,
+                    metrics=("val/perplexity", "val/loss", "val/loss_per_sequence"))
 
     def __init__(self, cfg: WordLMConfig):
         require_positive(cfg, "vocab_size", "embed_dim", "num_samples", "sample_len")
@@ -80,8 +81,9 @@ class WordLMTask(LanguageModelTask):
                 f"must be >= 1 and <= task.data.max_len ({cfg.data.max_len})")
         require_fraction(cfg, "val_fraction")
         require_seed(cfg)
+        require_sampling(cfg)
         self.cfg = cfg
-        text = documentation_text() if cfg.data.path is None else read_text(cfg.data.path)
+        text = documentation_text() if cfg.data.path is None else read_text(cfg.data.path, expansion=16)
         sents = sentences(text, cfg.data.min_len, cfg.data.max_len)
         if len(sents) < 2:
             source = f"task.data.path={cfg.data.path!r}" if cfg.data.path else "the corpus"

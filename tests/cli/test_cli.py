@@ -85,7 +85,7 @@ def test_a_sweep_is_one_parent_run_with_linked_children(tmp_path):
     assert parent.data.metrics["best/val/entity_f1"] == max(r.data.metrics["val/entity_f1"] for r in children)
     table = client.download_artifacts(parent_id, "sweep_summary.txt", str(tmp_path))
     assert sum(line.startswith(("rnn-", "gru-")) for line in open(table)) == 2
-    assert "== sweep summary (2 runs" in out.stdout
+    assert f"== sweep summary (2 jobs, 2 runs; parent MLflow run {parent_id} is FINISHED)" in out.stdout
 
 
 def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):

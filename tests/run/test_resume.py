@@ -44,7 +44,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
 
     code, _, err, ckpt = interrupt(tmp_path, "part", signal.SIGTERM)
     assert code == 128 + signal.SIGTERM and "Traceback" not in err, err[-2000:]
-    step = int(re.search(r"the state after step (\d+) is saved", err).group(1))
+    step = int(re.search(r"The state after step (\d+) is saved", err).group(1))
     assert 10 <= step < 200 and f"train.resume={ckpt}" in err
     with np.load(ckpt) as saved:
         assert int(saved["step"]) == step and "state/rng.host" in saved.files and "state/rng.device" in saved.files

@@ -75,8 +75,8 @@ def test_scoring_from_a_checkpoint(trained_checkpoint):
 
 @pytest.mark.parametrize("args, message", [
     (["--seed", "-1"], "error: --seed must be >= 0, got -1"),
-    (["--temperature", "0"], "error: --temperature must be > 0, got 0.0"),
-    (["--temperature", "-2"], "error: --temperature must be > 0, got -2.0"),
+    (["--temperature", "nan"], "error: --temperature must be a finite number >= 0"),
+    (["--temperature", "-2"], "error: --temperature must be a finite number >= 0"),
     (["-n", "0"], "error: -n must be >= 1, got 0"),
 ])
 def test_bad_sampler_flags_are_one_line_errors(trained_checkpoint, args, message):
@@ -84,19 +84,24 @@ def test_bad_sampler_flags_are_one_line_errors(trained_checkpoint, args, message
     assert out.returncode == 2 and out.stderr.strip().startswith(message) and "Traceback" not in out.stderr
 
 
-def test_a_zero_temperature_from_python_is_refused_not_replaced(trained_checkpoint):
+def test_a_zero_temperature_from_python_is_greedy_not_replaced(trained_checkpoint):
     from seqfw.run.serving import load_run
 
     _, s = load_run(str(trained_checkpoint))
-    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
-        s.task.sample(s.model, s.params, s.backend.xp, 2, np.random.default_rng(0), temperature=0)
+    greedy = [s.task.sample(s.model, s.params, s.backend.xp, 2, np.random.default_rng(seed), temperature=0)
+              for seed in (0, 1)]
+    assert greedy[0] == greedy[1] and greedy[0][0] == greedy[0][1]  # the same text for every seed
+    with pytest.raises(ValueError, match=r"temperature must be a finite number >= 0 \(0: greedy\), got -1"):
+        s.task.sample(s.model, s.params, s.backend.xp, 2, np.random.default_rng(0), temperature=-1)
 
 
 def test_a_bad_source_is_a_clear_error(tmp_path):
     out = sample_cli("no-such-run", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
     assert out.returncode == 2 and "error: 'no-such-run': no such checkpoint file, and not an MLflow run id" in out.stderr
     assert "Traceback" not in out.stderr
-    (tmp_path / "mlflow.db").touch()  # a store exists, the run does not
+    from tests.helpers.cli import client_for
+
+    client_for(tmp_path).search_experiments()  # a store exists, the run does not (an empty file is refused)
     out = sample_cli("0123456789abcdef0123456789abcdef", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db")
     assert out.returncode == 2 and "is neither a checkpoint file nor a run with a checkpoint" in out.stderr
     (tmp_path / "fake.npz").write_bytes(b"not a zip")

@@ -47,7 +47,7 @@ def test_same_seed_same_samples_and_temperature_matters():
     assert share_a(cold) > 0.95 > share_a(hot)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"temperature": 0}, "temperature must be > 0"),
+@pytest.mark.parametrize("kwargs, match", [({"temperature": -1}, "temperature must be a finite number >= 0"),
                                             ({"max_len": 0}, "max_len must be >= 1")])
 def test_bad_sampling_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
