@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..run.life import hold_directory
 from ..run.settings import ConfigError
 from ..run.tracking import resolve_uri
 
@@ -25,9 +26,42 @@ def prepare(argv: list[str]) -> list[str]:
     refuses a tracking URI MLflow cannot use before any work."""
     check_tracking_uri(argv)
     key = "hydra.sweep.dir" if _multirun(argv) else "hydra.run.dir"
-    if any(_key(a) == key for a in argv):  # the user's own directory, as given
+    given = [_value(a) for a in argv if _key(a) == key]
+    if given:  # the user's own directory, as given: this process holds it before Hydra writes into it
+        hold_given(Path(given[-1]), key)
         return []
-    return [f"{key}={claim_output_dir(Path(ROOTS[key]))}"]
+    claimed = claim_output_dir(Path(ROOTS[key]))
+    CLAIMED.append(claimed)
+    return [f"{key}={claimed}"]
+
+
+CLAIMED: list[Path] = []  # the directories this process made for its run
+
+
+def hold_given(path: Path, key: str) -> None:
+    """Lock a directory the command line names, so that two processes never write one (Hydra writes its
+    .hydra/ files there before any run starts); one with an interpolation is left to Hydra."""
+    if "${" in str(path):
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create the output directory {path}: {err.strerror}. Set {key}=/a/writable/path.") \
+            from None
+    if not hold_directory(path):
+        raise ConfigError(f"{key}={path} is in use by another running seqfw process, which writes its checkpoint "
+                          f"and config there. Give this run its own directory (leave {key} out: each run gets a "
+                          "new one).")
+
+
+def release_unused() -> None:
+    """Remove the directories this process made if nothing was written into them (a start refused early)."""
+    for path in CLAIMED:
+        try:
+            path.rmdir()  # only an empty one
+            path.parent.rmdir()  # and the day's, if this was its only run
+        except OSError:
+            pass
 
 
 def check_tracking_uri(argv: list[str]) -> None:

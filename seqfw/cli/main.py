@@ -10,6 +10,7 @@ seqfw or in a plugin: its traceback is shown with one line saying so (exit 1).
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -33,6 +34,16 @@ def _full_error() -> bool:
     return os.environ.get("HYDRA_FULL_ERROR") == "1"
 
 
+FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no space left, file too large, quota exceeded
+
+
+def raise_or_report(err: BaseException) -> None:
+    """With HYDRA_FULL_ERROR=1 the error goes on up with its traceback; otherwise it is reported as a bug."""
+    if _full_error():
+        raise err
+    report_bug(err)
+
+
 def guarded(fn, *args, keep_going: bool = False):
     """``fn(*args)`` behind the error boundary: a SeqfwError is printed as one paragraph (exit 2), anything
     else as a bug (exit 1). With ``keep_going`` (a sweep's job) it returns NaN instead of exiting, so that
@@ -45,6 +56,15 @@ def guarded(fn, *args, keep_going: bool = False):
             raise
         print(f"error: {err}", file=sys.stderr)
         code = 2
+    except OSError as err:
+        if _full_error() or err.errno not in FULL:
+            raise_or_report(err)
+            code = 1
+        else:  # a full disk or quota, a file-size limit: a resource, not a bug
+            print(f"error: cannot write {err.filename or 'a file'}: {err.strerror}. Free space (or raise the quota "
+                  "or the file-size limit) where the run writes: its output directory (hydra.run.dir), the MLflow "
+                  "store and ./mlruns; then run the same command again.", file=sys.stderr)
+            code = 1
     except MemoryError as err:  # a resource, not a bug: say what to make smaller
         if _full_error():
             raise
@@ -105,7 +125,11 @@ def _job(cfg) -> float:
         sys.exit(128 + stop.signum)
     if isinstance(result, float):  # the failed job of a sweep: already reported
         return result
-    print(summary(result))
+    try:
+        print(summary(result), flush=True)
+    except OSError as err:  # stdout gone or full: the run itself is FINISHED and stored
+        print(f"warning: the summary could not be printed ({err.strerror}); the run is FINISHED: "
+              f"{result.browse}", file=sys.stderr)
     return result.objective
 
 
@@ -151,10 +175,11 @@ def _info_only(argv: list[str]) -> bool:
 def _preflight(argv: list[str]) -> None:
     """Refuse what the command line gets wrong before Hydra composes; store every schema for it."""
     from ..run.settings import ConfigError
-    from .preflight import check_overrides, missing_plugin, output_dir_problem
+    from .preflight import check_overrides, grammar_problem, missing_plugin, output_dir_problem, refused_flag
     from .schema import experiments_dir, register_configs
 
-    if problem := (missing_plugin(argv, experiments_dir()) or check_overrides(argv)
+    if problem := (refused_flag(argv) or grammar_problem(argv) or missing_plugin(argv, experiments_dir())
+                   or check_overrides(argv)
                    or (None if _info_only(argv) else output_dir_problem(argv))):
         raise ConfigError(problem)
     register_configs()
@@ -162,7 +187,7 @@ def _preflight(argv: list[str]) -> None:
 
 def main() -> None:
     from ..run.life import SIGNALS, Interrupted
-    from .launch import prepare
+    from .launch import prepare, release_unused
 
     SIGNALS.install()  # from the first moment: a stop while Hydra composes is reported, not a traceback
     code = 0
@@ -181,6 +206,8 @@ def main() -> None:
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     code = _end_sweep(code)
+    if code:
+        release_unused()  # a start refused before Hydra wrote anything leaves no empty directory
     SIGNALS.quiet()
     sys.exit(code)
 

@@ -28,7 +28,6 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..run.config import keys_of
-from ..run.life import held_elsewhere
 from .schema import default_choices, group_options
 
 # (group, option) -> (module the option comes from, what to install)
@@ -90,9 +89,6 @@ def output_dir_problem(argv: list[str], cwd: Path | None = None) -> str | None:
     parent = target
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    if given and target.is_dir() and held_elsewhere(target):  # Hydra would write its .hydra/ files over the other's
-        return (f"{key}={given[-1]} is in use by another running seqfw process, which writes its checkpoint and "
-                f"config there. Give this run its own directory (leave {key} out: each run gets a new one).")
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
         return None
     problem = "is a file, not a directory" if parent.exists() and not parent.is_dir() else "is not writable"
@@ -281,3 +277,46 @@ def check_resolvable(cfg) -> None:
         raise ConfigError(f"{key} cannot be resolved: {reason}. Fix the ${{...}} interpolation that sets it (a config "
                           "key like ${train.steps}, or ${oc.env:VAR,default}), or give the value itself; "
                           "`python -m seqfw --cfg job` prints every key.") from None
+
+
+# flags whose next argument is their value, not an override
+VALUED = {"--cfg", "-c", "--info", "-i", "--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd",
+          "--package", "-p", "--experimental-rerun", "--shell-completion"}
+
+
+def refused_flag(argv: list[str]) -> str | None:
+    """Hydra's ``--experimental-rerun`` unpickles the file it is given: a config file must never run code."""
+    if any(a == "--experimental-rerun" or a.startswith("--experimental-rerun=") for a in argv):
+        return ("--experimental-rerun loads a pickled config, and unpickling a file can run any code in it, so "
+                "seqfw refuses it. To run a job again, give its overrides on the command line: they are in its "
+                "output directory, .hydra/overrides.yaml.")
+    return None
+
+
+def grammar_problem(argv: list[str]) -> str | None:
+    """An override Hydra cannot parse, a sweep without --multirun, or a sweep over where runs are stored:
+    said before any directory is made (Hydra would say it after, with exit status 1)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    overrides = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] not in VALUED)]
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed += parser.parse_overrides([text])
+        except HydraException as err:
+            reason = str(err).splitlines()[0].split("'")[0].strip() or "not key=value"
+            return (f"cannot read the override {text!r} ({reason}): write key=value, with no spaces around '=', "
+                    "and quote a value with spaces or other characters the shell or Hydra would split, e.g. "
+                    "'tracking.run_name=\"my run\"' (python -m seqfw --help shows the syntax).")
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    multirun = any(a in ("-m", "--multirun") for a in argv)
+    if sweeps and not multirun:
+        return (f"{sweeps[0].input_line} is a sweep (several values), which needs --multirun: python -m seqfw "
+                f"--multirun {' '.join(argv)}. For one run, give one value.")
+    stored = [o for o in sweeps if o.get_key_element().lstrip("+~") in ("tracking", "tracking.name", "tracking.uri")]
+    if stored:
+        return (f"{stored[0].input_line}: a sweep's runs are kept in one store, with its parent run; sweep over "
+                "where runs go is not possible. Run one sweep per store (tracking.uri=... each time).")
+    return None

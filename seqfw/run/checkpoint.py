@@ -48,8 +48,12 @@ def save_checkpoint(path: Path, params, step: int, config: str = "", state: dict
     arrays = {f"params/{k}": to_host(v) for k, v in flatten(params).items()}
     arrays.update({f"state/{k}": np.asarray(to_host(v)) for k, v in (state or {}).items()})
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays, step=np.array(step), config=np.array(config), format=np.array(FORMAT))
-    tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    try:
+        np.savez(tmp, **arrays, step=np.array(step), config=np.array(config), format=np.array(FORMAT))
+        tmp.replace(path)  # never leave a half-written checkpoint under the real name
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk, a signal: no stray half-written temporary either
+        raise
     return path
 
 

@@ -1,6 +1,6 @@
 """A run's life and how it ends: signals, sections a signal must not cut, directory locks.
 
-One ``Signals`` object per process owns SIGINT and SIGTERM from the moment the command line
+One ``Signals`` object per process owns SIGINT, SIGTERM, SIGHUP and SIGQUIT from the moment the command line
 starts (or ``fit`` is called from Python) until the process ends:
 
 * **outside a run's loop** a signal stops at once: an ``Interrupted`` is raised wherever the
@@ -34,6 +34,9 @@ import threading
 import time
 from pathlib import Path
 
+# the signals that stop a run: Ctrl-C, a scheduler's or kill's TERM, the terminal (or ssh session)
+# closing, Ctrl-\ (which would otherwise dump core and leave the run RUNNING)
+STOPS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
 PHASES = ("setup", "tracker", "loop", "checkpoint", "model", "finish")
 FAULTS = {"MemoryError": MemoryError, "RuntimeError": RuntimeError}
 
@@ -63,7 +66,8 @@ class Interrupted(BaseException):
 
 
 class Signals:
-    """SIGINT/SIGTERM for the whole process; see the module's docstring for what a signal does where."""
+    """SIGINT, SIGTERM, SIGHUP, SIGQUIT for the whole process; see the module's docstring for what a signal
+    does where."""
 
     def __init__(self):
         self.signum: int | None = None  # the first signal of the current run
@@ -74,10 +78,10 @@ class Signals:
         self._installed = False
 
     def install(self) -> Signals:
-        """Take SIGINT and SIGTERM (idempotent). Outside the main thread (a launcher's worker thread)
+        """Take the stopping signals (idempotent). Outside the main thread (a launcher's worker thread)
         Python cannot take signals, and this does nothing."""
         if not self._installed and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOPS:
                 signal.signal(sig, self._handle)
             self._installed = True
         return self
@@ -86,7 +90,7 @@ class Signals:
         """The process is about to exit with its state written: later signals are ignored, so that the
         exit status stays the one reported (Python restores the default handlers while it shuts down)."""
         if self._installed:
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOPS:
                 signal.signal(sig, signal.SIG_IGN)
 
     def begin_run(self) -> None:

@@ -242,7 +242,8 @@ def end_in_truth(err: BaseException, tracker, trainer, cfg, ctx: RunContext) -> 
     the status the store now holds, so that what is printed is what is stored."""
     killed = isinstance(err, (Interrupted, KeyboardInterrupt))
     if isinstance(err, Interrupted) and err.path is None and trainer is not None:
-        err.complete = trainer.state.step == trainer.t.steps
+        last = trainer.state.last_good
+        err.complete = last is not None and last[0] == trainer.t.steps  # the final checkpoint is written
         if trainer.state.last_good:
             step, path = trainer.state.last_good
             err.last_good = (step, str(path))

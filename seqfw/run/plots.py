@@ -1,16 +1,18 @@
-"""Figures for tracking (matplotlib, imported only when a figure is made): gradient-norm curves and heatmaps."""
+"""Figures for tracking (matplotlib, imported only when a figure is made): gradient-norm curves and heatmaps.
+
+Figures are made with ``matplotlib.figure.Figure``, not pyplot: nothing is shown, nothing needs a
+GUI backend or pyplot's global figure list, and pyplot's import alone costs most of a second of
+every tracked run."""
 from __future__ import annotations
 
 
 def grad_norm_figure(curves: dict):
     """One panel per layer/direction: ‖∂L/∂a<t>‖ against t (log scale), one line per training step."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     n = len(curves)
-    fig, axes = plt.subplots(1, n, figsize=(4.5 * n, 3.4), squeeze=False, sharey=True)
+    fig = Figure(figsize=(4.5 * n, 3.4))
+    axes = fig.subplots(1, n, squeeze=False, sharey=True)
     for ax, (name, by_step) in zip(axes[0], sorted(curves.items())):
         for step, values in sorted(by_step.items(), key=lambda kv: int(kv[0])):
             ax.plot(range(len(values)), [max(v, 1e-30) for v in values], label=f"step {step}")  # 0 -> floor
@@ -26,14 +28,12 @@ def grad_norm_figure(curves: dict):
 
 def grad_norm_heatmap(curves: dict):
     """One panel per layer/direction: log10 ‖∂L/∂a<t>‖ over training step (rows) × time step t (columns)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     n = len(curves)
-    fig, axes = plt.subplots(1, n, figsize=(4.8 * n, 3.6), squeeze=False)
+    fig = Figure(figsize=(4.8 * n, 3.6))
+    axes = fig.subplots(1, n, squeeze=False)
     for ax, (name, by_step) in zip(axes[0], sorted(curves.items())):
         steps = sorted(by_step, key=int)
         grid = np.log10(np.maximum(np.array([by_step[s] for s in steps]), 1e-30))

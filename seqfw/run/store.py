@@ -189,8 +189,13 @@ def sqlite_message(path: Path, detail: str, key: str) -> str:
     if "unable to open" in detail or "I/O error" in detail:
         return (f"the MLflow store {path} cannot be opened or read ({detail}). Check the file, its folder and the "
                 f"disk under them, or {fix}.")
-    return (f"the MLflow store {path} is damaged ({detail}). Restore it from a backup, or move it aside ({_aside(path)}) "
-            f"to start a new store, or {fix}.")
+    if "malformed" in detail or "not a database" in detail or "corrupt" in detail:
+        return (f"the MLflow store {path} is damaged ({detail}). Restore it from a backup, or move it aside "
+                f"({_aside(path)}) to start a new store, or {fix}.")
+    if "Permission denied" in detail or "Errno 13" in detail:
+        return (f"the MLflow store {path} cannot keep this run: {detail}. Make that path writable (a store's "
+                f"artifacts go to ./mlruns beside where it was created), or {fix}.")
+    return f"the MLflow store {path} refused the request ({detail}). Check what it names, or {fix}."
 
 
 @contextlib.contextmanager

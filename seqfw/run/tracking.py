@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sqlite3
 import sys
 import time
@@ -74,6 +75,10 @@ class MlflowTracker:
     def __init__(self, uri: str | None, experiment: str, run_name: str | None = None, tags: dict | None = None,
                  parent_run_id: str | None = None, resume_run_id: str | None = None, resume_step: int = 0,
                  resume_path: str | None = None):
+        if resume_run_id and (path := store.sqlite_path(resolve_uri(uri))) is not None and not path.exists():
+            raise TrackingError(  # refused without creating an empty store where the run is not
+                f"cannot resume MLflow run {resume_run_id}: there is no MLflow store at {path}. Resume against the "
+                "store the run was started with (tracking.uri / MLFLOW_TRACKING_URI), or with tracking=none.")
         self.uri, self.client = open_store(uri)
         self._metrics: list = []
         self.fresh, self.status, self.note = True, None, None  # status: the terminal one, once written
@@ -124,14 +129,9 @@ class MlflowTracker:
         self.client.log_dict(self.run_id, obj, path)
 
     def log_figure(self, make_figure, path: str) -> None:
-        """``make_figure()`` builds a matplotlib figure; it is only called when tracking is on."""
-        import matplotlib.pyplot as plt
-
-        fig = make_figure()
-        try:
-            self.client.log_figure(self.run_id, fig, path)
-        finally:
-            plt.close(fig)
+        """``make_figure()`` builds a matplotlib ``Figure`` (no pyplot: nothing to close); it is only called
+        when tracking is on."""
+        self.client.log_figure(self.run_id, make_figure(), path)
 
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_dir)
@@ -170,7 +170,7 @@ class MlflowTracker:
         return f"RUNNING (the store refused the end of the run: {problem})"
 
     def browse_hint(self) -> str:
-        where = f"mlflow ui --backend-store-uri {self.uri}" if self.uri.startswith("sqlite") else self.uri
+        where = f"mlflow ui --backend-store-uri {shlex.quote(self.uri)}" if self.uri.startswith("sqlite") else self.uri
         return (f"MLflow run {self.run_id} (experiment {self.experiment_id}); browse with `{where}` "
                 f"then open http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
 
@@ -313,6 +313,8 @@ def check_local_store(uri: str, key: str = "tracking.uri") -> None:
 
 def _store_error(uri: str, err: Exception, key: str = "tracking.uri") -> TrackingError:
     """One paragraph for a store that failed under an MLflow call: which store, what failed, what to do."""
+    if isinstance(err, TrackingError):  # already one paragraph of ours
+        return err
     detail = next((line.strip() for line in str(err).splitlines() if line.strip()), type(err).__name__)[:300]
     path = store.sqlite_path(uri)
     if path is not None:

@@ -47,6 +47,8 @@ def read_text(path: str, key: str = "task.data.path", expansion: int = EXPANSION
     p = Path(path).expanduser()
     if p.is_dir():
         raise DataError(f"{key}={path!r} is a directory; give a text file")
+    if p.exists() and not p.is_file():  # a device, a FIFO, a socket: never read (it may never end)
+        raise DataError(f"{key}={path!r} is not a regular file (a device, pipe or socket); give a text file")
     if not p.is_file():
         raise DataError(f"{key}={path!r}: no such file (relative paths start at the directory you run from: "
                          f"{Path.cwd()})")

@@ -28,6 +28,7 @@ from seqfw.engine.backend import available_memory
 from tests.helpers.cli import TINY, seqfw
 from tests.helpers.fake_install import install_plugin
 from tests.helpers.store import assert_refused, runs
+from tests.tasks.test_every_task_runs import TINY as TINY_TASKS
 
 SIZE_LIMIT_S = 30  # a size guard refuses in seconds (about 3 here); without one these ran for minutes
 
@@ -167,16 +168,7 @@ def compose_cfg():
         yield lambda overrides: compose("config", overrides=["tracking=none", "train.progress=false", *overrides])
 
 
-TASKS = {
-    "ner": ["task.num_sentences=60"],
-    "adding": ["task.seq_len=6", "task.num_val=20"],
-    "agreement": ["task.num_train=40", "task.num_val=10", "task.clause_min=2", "task.clause_max=4"],
-    "sentiment": ["task.num_train=40", "task.num_val=10"],
-    "char_lm": ["task.num_samples=5", "task.sample_len=6"],
-    "word_lm": ["task.num_samples=3", "task.sample_len=5", "task.vocab_size=50", "task.embed_dim=4"],
-    "name_gen": ["task.num_samples=3", "task.sample_len=6"],
-    "dates": ["task.num_train=40", "task.num_val=6", "task.embed_dim=4", "task.num_samples=3"],
-}
+TASKS = TINY_TASKS  # every task at tiny sizes, as the task tests build them
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -23,7 +23,7 @@ from tests.helpers.cli import TINY
 from tests.helpers.store import assert_all_terminal, runs, seed_store
 
 ARGS = [a for a in TINY if not a.startswith(("train.steps", "train.eval_every"))] + [
-    "train.steps=30", "train.eval_every=10"]
+    "train.steps=30", "train.eval_every=10", "train.grad_curves=0"]  # curves: not what these tests are about
 SWEEP = ["train.steps=10", "train.eval_every=10", "train.batch_size=8", "task.num_sentences=60",
          "task.embed_dim=8", "train.progress=false"]
 
@@ -107,13 +107,14 @@ def test_a_signal_at_each_phase_ends_in_the_state_it_reports(phase, phase_result
 
 
 # -- several signals in quick succession ---------------------------------------------------------
-BURSTS = [(2, 0.0), (3, 0.0), (5, 0.0), (3, 0.02), (5, 0.05), (5, 0.15)]  # (how many SIGINT, seconds apart)
+BURSTS = [(2, 0.0), (5, 0.0), (3, 0.02), (5, 0.1)]  # (how many SIGINT, seconds apart)
 
 
 @pytest.fixture(scope="module")
 def burst_results(tmp_path_factory):
     root = tmp_path_factory.mktemp("bursts")
-    args = [*ARGS[:-2], "train.steps=400", "train.eval_every=5"]  # steps take a while: signals land mid-step
+    args = [*(a for a in ARGS if not a.startswith(("train.steps", "train.eval_every"))), "train.steps=400",
+            "train.eval_every=5"]  # steps take a while: signals land mid-step
 
     def one(i_case):
         i, (n, gap) = i_case
@@ -137,8 +138,7 @@ def test_a_burst_of_ctrl_c_ends_like_one(i, burst_results):
 
 # -- a MemoryError or a crash in each phase --------------------------------------------------
 FAULTS = [("setup", "MemoryError"), ("tracker", "MemoryError"), ("loop", "MemoryError"),
-          ("checkpoint", "MemoryError"), ("model", "MemoryError"), ("finish", "RuntimeError"),
-          ("loop", "RuntimeError")]
+          ("model", "MemoryError"), ("finish", "RuntimeError")]
 
 
 @pytest.fixture(scope="module")
