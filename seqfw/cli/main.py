@@ -37,18 +37,24 @@ def _full_error() -> bool:
 FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # no space left, file too large, quota exceeded
 
 
-def raise_or_report(err: BaseException) -> None:
-    """With HYDRA_FULL_ERROR=1 the error goes on up with its traceback; otherwise it is reported as a bug."""
-    if _full_error():
-        raise err
-    report_bug(err)
+def resource_problem(err: Exception) -> str | None:
+    """The paragraph for running out of memory or disk, which is the machine's limit, not a bug; else None."""
+    if isinstance(err, MemoryError):
+        return (f"out of memory ({err or 'MemoryError'}): this needs more memory than the machine has free. "
+                "Lower train.batch_size, cell.hidden_size, topology.num_layers or the task's sizes (python -m seqfw "
+                "--cfg job shows them), or close what else is using memory.")
+    if isinstance(err, OSError) and err.errno in FULL:
+        return (f"cannot write {err.filename or 'a file'}: {err.strerror}. Free space (or raise the quota or the "
+                "file-size limit) where the run writes: its output directory (hydra.run.dir), the MLflow store and "
+                "./mlruns; then run the same command again.")
+    return None
 
 
 def guarded(fn, *args, keep_going: bool = False):
     """``fn(*args)`` behind the error boundary: a SeqfwError is printed as one paragraph (exit 2), anything
     else as a bug (exit 1). With ``keep_going`` (a sweep's job) it returns NaN instead of exiting, so that
-    the sweep goes on and its summary shows the failed run. Running out of memory is said in one paragraph
-    (exit 1), not as a bug."""
+    the sweep goes on and its summary shows the failed run. Running out of memory or disk is said in one
+    paragraph (exit 1), not as a bug."""
     try:
         return fn(*args)
     except SeqfwError as err:
@@ -56,26 +62,13 @@ def guarded(fn, *args, keep_going: bool = False):
             raise
         print(f"error: {err}", file=sys.stderr)
         code = 2
-    except OSError as err:
-        if _full_error() or err.errno not in FULL:
-            raise_or_report(err)
-            code = 1
-        else:  # a full disk or quota, a file-size limit: a resource, not a bug
-            print(f"error: cannot write {err.filename or 'a file'}: {err.strerror}. Free space (or raise the quota "
-                  "or the file-size limit) where the run writes: its output directory (hydra.run.dir), the MLflow "
-                  "store and ./mlruns; then run the same command again.", file=sys.stderr)
-            code = 1
-    except MemoryError as err:  # a resource, not a bug: say what to make smaller
-        if _full_error():
-            raise
-        print(f"error: out of memory ({err or 'MemoryError'}): this needs more memory than the machine has free. "
-              "Lower train.batch_size, cell.hidden_size, topology.num_layers or the task's sizes (python -m seqfw "
-              "--cfg job shows them), or close what else is using memory.", file=sys.stderr)
-        code = 1
     except Exception as err:
         if _full_error():
             raise
-        report_bug(err)
+        if problem := resource_problem(err):
+            print(f"error: {problem}", file=sys.stderr)
+        else:
+            report_bug(err)
         code = 1
     if keep_going:
         return float("nan")

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from seqfw.backend import cupy_available
+from tests.helpers.cli import seqfw
 from tests.helpers.servers import free_port
 
 FILES = {
@@ -92,10 +93,7 @@ def _run(case, root: Path):
     for file, content in FILES.items():
         (tmp / file).write_bytes(content if isinstance(content, bytes) else content.encode())
     args = [a.format(tmp=tmp, port=free_port()) for a in args]
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
-    out = subprocess.run([sys.executable, "-m", "seqfw", *args, "train.steps=5", "train.progress=false"],
-                         capture_output=True, text=True, cwd=tmp, env=env, timeout=120)
-    return tmp, out
+    return tmp, seqfw(*args, "train.steps=5", "train.progress=false", cwd=tmp, timeout=120)
 
 
 @pytest.fixture(scope="module")

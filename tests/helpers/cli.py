@@ -7,11 +7,18 @@ TINY = ["train.steps=40", "train.eval_every=20", "train.log_every=10", "train.ba
         "task.num_sentences=120", "cell.hidden_size=8", "task.embed_dim=8", "train.progress=false"]
 
 
-def seqfw(*args, cwd, timeout=300, env=None):
-    """``python -m seqfw *args`` in ``cwd``; ``env`` adds variables (PYTHONPATH is prepended)."""
-    full = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+def clean_env(env: dict | None = None) -> dict:
+    """This process's environment without what would change what seqfw prints or where it stores runs
+    (MLFLOW_TRACKING_URI, HYDRA_FULL_ERROR), plus ``env`` (PYTHONPATH is prepended)."""
+    full = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
     for key, value in (env or {}).items():
         full[key] = value + (os.pathsep + full[key] if key == "PYTHONPATH" and full.get(key) else "")
+    return full
+
+
+def seqfw(*args, cwd, timeout=300, env=None):
+    """``python -m seqfw *args`` in ``cwd``; ``env`` adds variables (see ``clean_env``)."""
+    full = clean_env(env)
     return subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout, env=full)
 

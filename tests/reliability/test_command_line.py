@@ -8,7 +8,6 @@ Found by trying the command line as an adversary would: an override split by the
 """
 from __future__ import annotations
 
-import os
 import pickle
 import resource
 import signal
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import clean_env, seqfw
 from tests.helpers.store import assert_refused, runs, seed_store
 from tests.reliability.test_run_life import ARGS, launch, printed_status, store_status, wait_for_pause
 
@@ -51,10 +51,7 @@ def _refuse(case, root: Path):
     tmp.mkdir()
     with open(tmp / "config.pickle", "wb") as f:
         pickle.dump(Planted(str(tmp / "PWNED")), f)
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
-    out = subprocess.run([sys.executable, "-m", "seqfw", *[a.format(tmp=tmp) for a in args], "train.progress=false"],
-                         capture_output=True, text=True, cwd=tmp, env=env, timeout=120)
-    return tmp, out
+    return tmp, seqfw(*[a.format(tmp=tmp) for a in args], "train.progress=false", cwd=tmp, timeout=120)
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +106,9 @@ def test_a_full_disk_while_a_checkpoint_is_written_is_said_and_leaves_no_tempora
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     seed_store(tmp_path)  # outside the limit
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
     args = [*ARGS, "cell.hidden_size=256", "hydra.run.dir=run"]
     out = subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True, cwd=tmp_path,
-                         env=env, timeout=180, preexec_fn=limited)
+                         env=clean_env(), timeout=180, preexec_fn=limited)
     message = assert_refused(out, "error: cannot write", "File too large", "Free space", code=1)
     assert "This is a bug" not in message
     assert [r["status"] for r in runs(tmp_path)] == ["FAILED"]

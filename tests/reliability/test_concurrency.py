@@ -9,7 +9,6 @@ runs, each trial on a new store) so that a failure one time in three cannot pass
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 
 from seqfw.cli.launch import claim_output_dir
 from seqfw.run.tracking import PARENT_FILE
-from tests.helpers.cli import TINY
+from tests.helpers.cli import TINY, clean_env
 from tests.helpers.store import artifacts, assert_all_terminal
 
 FAST = [*TINY, "train.steps=4", "train.eval_every=4", "train.log_every=2", "task.num_sentences=60"]
@@ -27,8 +26,7 @@ CELLS = ("lstm", "gru", "rnn")
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
-    return subprocess.Popen([sys.executable, "-m", "seqfw", *args, *FAST], cwd=cwd, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "seqfw", *args, *FAST], cwd=cwd, env=clean_env(), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -8,7 +8,6 @@ the signal comes, so each case hits its phase every time (seqfw/run/life.py).
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import TINY
+from tests.helpers.cli import TINY, clean_env
 from tests.helpers.store import assert_all_terminal, runs, seed_store
 
 ARGS = [a for a in TINY if not a.startswith(("train.steps", "train.eval_every"))] + [
@@ -32,9 +31,7 @@ def launch(cwd: Path, args: list[str], env: dict | None = None) -> subprocess.Po
     """``python -m seqfw *args`` started in ``cwd``, whose MLflow store is an empty one if it has none yet."""
     if not (cwd / "mlflow.db").exists():
         seed_store(cwd)
-    full = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
-    full.update(env or {})
-    return subprocess.Popen([sys.executable, "-m", "seqfw", *args], cwd=cwd, env=full, text=True,
+    return subprocess.Popen([sys.executable, "-m", "seqfw", *args], cwd=cwd, env=clean_env(env), text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import TINY
+from tests.helpers.cli import TINY, clean_env
 from tests.helpers.servers import free_port
 from tests.helpers.store import assert_refused, runs
 
@@ -196,8 +196,7 @@ def locked(path: Path):
 
 
 def _run(cmd, cwd, env, timeout):
-    full = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR")}
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=cwd, env={**full, **env},
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=cwd, env=clean_env(env),
                           timeout=timeout)
 
 
