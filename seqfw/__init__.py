@@ -17,11 +17,11 @@ from ._version import __version__
 from .engine.backend import Backend, BackendError, get_backend
 from .engine.errors import SeqfwError, SettingError
 from .engine.recurrence import truncated_bptt
-from .plugins.hookspecs import CellSpec, PluginError, Spec, TaskSpec, hookimpl
+from .plugins.hookspecs import PLUGIN_API, CellSpec, PluginError, PluginWarning, Spec, TaskSpec, hookimpl
 from .plugins.registry import cell_registry, make_cell, make_task, recurrent, task_registry
 
 __all__ = [
-    "Backend", "BackendError", "CellSpec", "PluginError", "SeqfwError", "SettingError", "Spec", "TaskSpec",
+    "PLUGIN_API", "Backend", "BackendError", "CellSpec", "PluginError", "PluginWarning", "SeqfwError", "SettingError", "Spec", "TaskSpec",
     "cell_registry", "get_backend", "hookimpl", "make_cell", "make_task", "recurrent", "task_registry",
     "truncated_bptt", "__version__",
 ]

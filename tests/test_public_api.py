@@ -39,7 +39,7 @@ def test_models_logged_before_the_layout_still_load_through_seqfw_serving():
 
 
 def test_the_module_commands_still_run():
-    for module in ("seqfw.inventory", "seqfw.sample", "seqfw.bench", "seqfw.bench.soak"):
+    for module in ("seqfw.inventory", "seqfw.sample", "seqfw.new_cell", "seqfw.bench", "seqfw.bench.soak"):
         out = subprocess.run([sys.executable, "-m", module, "--help"] if module != "seqfw.inventory"
                              else [sys.executable, "-m", module], capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, (module, out.stderr[-1000:])

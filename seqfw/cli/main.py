@@ -180,8 +180,10 @@ def _preflight(argv: list[str]) -> None:
 
 def main() -> None:
     from ..run.life import SIGNALS, Interrupted
+    from . import plain_plugin_warnings
     from .launch import prepare, release_unused
 
+    plain_plugin_warnings()
     SIGNALS.install()  # from the first moment: a stop while Hydra composes is reported, not a traceback
     code = 0
     try:

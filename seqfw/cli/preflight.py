@@ -27,6 +27,7 @@ from typing import Any
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from ..plugins.registry import registry, unavailable
 from ..run.config import keys_of
 from .schema import default_choices, group_options
 
@@ -132,6 +133,8 @@ def check_overrides(argv: list[str]) -> str | None:
     for group, value in choices.items():
         options = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
         for option in options:
+            if group in ("cell", "task") and (option in registry(group).broken or option in registry(group).failed):
+                return unavailable(group, option)  # a plugin set aside: say why, before anything is written
             if option and option != "null" and option not in groups[group] and not option.startswith(("choice(", "range(", "glob(")):
                 close = difflib.get_close_matches(option, groups[group], n=1)
                 return (f"unknown {group} {option!r}" + (f" (did you mean {close[0]}?)" if close else "") +

@@ -19,6 +19,7 @@ from ..plugins.registry import task_registry
 from ..run.serving import build_run, read_run
 from ..run.settings import ConfigError
 from ..tasks.sampling import MAX_SAMPLES
+from . import plain_plugin_warnings
 from .main import guarded
 
 
@@ -29,6 +30,7 @@ def score_report(logp: float, per_token: list) -> str:
 
 
 def main(argv=None) -> int:
+    plain_plugin_warnings()
     p = argparse.ArgumentParser(prog="python -m seqfw.sample", description=__doc__.split("\n\n")[0])
     p.add_argument("source", help="an MLflow run id or a checkpoint.npz path")
     p.add_argument("-n", type=int, default=20, help="how many samples")

@@ -7,6 +7,7 @@ route. Only the CLI layer imports Hydra.
 """
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from omegaconf import OmegaConf
 
 from ..engine.errors import SeqfwError
 from ..engine.optim import OPTIMIZERS
-from ..plugins.registry import cell_registry, registry, task_registry
+from ..plugins.registry import cell_registry, registry, source_of, task_registry
 from ..run.config import CELL_SIZE, SeqfwConf, optim_schema, option_schema
 
 
@@ -82,16 +83,40 @@ def default_choices() -> dict[str, str]:
     return out
 
 
+def cell_rows() -> list[str]:
+    """One line per cell: its name, every key with its default (``cell.<key>=<default>``) and its package."""
+    out = []
+    for name, spec in sorted(cell_registry().items()):
+        fields = dataclasses.fields(spec.config) if spec.config else []
+        keys = [f"{CELL_SIZE[0]}={CELL_SIZE[2]}"] + [f"{f.name}={_shown(_default(f))}" for f in fields]
+        out.append(f"  {name:<11} {' '.join(keys)}   [{source_of('cell', name)}]")
+    return out + [f"  {name:<11} BROKEN (python -m seqfw.inventory says why)" for name in registry("cell").broken]
+
+
+def _default(field: dataclasses.Field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    return field.default_factory() if field.default_factory is not dataclasses.MISSING else "???"
+
+
+def _shown(value) -> str:
+    """A default as it is written on the command line (``true``, ``null``, ``1.0``)."""
+    return OmegaConf.to_yaml({"v": value}).strip()[3:] if not isinstance(value, str) else value
+
+
 def help_text() -> str:
-    """``python -m seqfw --help``: every group and its options, plugins included, then the composed config."""
+    """``python -m seqfw --help``: every group and its options, every cell's keys and defaults (plugins
+    included), then the composed config."""
     groups = group_options(broken_marked=True)
     rows = "\n".join(f"  {g:<11} {', '.join(opts)}" for g, opts in groups.items())
+    cells = "\n".join(cell_rows())
     return (
         "seqfw: train recurrent sequence models (cell x topology x backend x task), tracked in MLflow.\n\n"
         "  python -m seqfw cell=lstm topology=bidir\n"
         "  python -m seqfw --multirun cell=rnn,gru,lstm topology=many_to_many,bidir\n"
         "  python -m seqfw --multirun experiment=teddy\n\n"
         f"== Groups (group=option) ==\n{rows}\n\n"
+        f"== Cells and their keys (cell=<name> cell.<key>=<value>; default shown) ==\n{cells}\n\n"
         "Any key below can be set as key=value (e.g. optim.lr=0.01 train.steps=500 cell.hidden_size=128);\n"
         "--cfg job prints the composed config, --hydra-help Hydra's own options.\n\n"
         "== Config ==\n$CONFIG"

@@ -4,6 +4,11 @@ The loss used throughout is a random projection of everything the network
 emits, ``L = Σ y * R + Σ final_state * S``, so every output and every state
 receives a distinct, non-zero gradient. Checks run in float64 with central
 differences; the error of one array is ``‖analytic - numeric‖ / (‖analytic‖ + ‖numeric‖)``.
+
+A failure lists every wrong array, not only the first: which arrays are wrong (the weights
+only? the inputs and initial state too?) is itself the clue to the broken term. The worst
+entry is given as a multi-index and, for a fused parameter that declares its gate blocks
+(``Param(..., blocks=...)``, collected by ``param_blocks``), as a block and a column of it.
 """
 from __future__ import annotations
 
@@ -108,16 +113,67 @@ def network_gradients(net: Stacked, params, x, lengths=None, state0=None, bptt: 
     return out
 
 
-def assert_gradients_close(results: dict, tol: float = 1e-6) -> float:
-    """Fail naming the first array whose analytic gradient disagrees, and by how much. Returns the max error."""
-    worst = 0.0
+def param_blocks(net: Stacked) -> dict[str, tuple[str, ...]]:
+    """``{"params.layers.0.fwd.W_x": ("i", "f", "g", "o"), ...}``: the declared gate blocks of every
+    fused parameter of ``net``, keyed like ``network_gradients``' results, for ``assert_gradients_close``."""
+    out = {}
+    for i, layer in enumerate(net.layers):
+        for direction, cell in layer.cells.items():
+            for name, spec in cell.param_specs().items():
+                if getattr(spec, "blocks", None):
+                    out[f"params.layers.{i}.{direction}.{name}"] = spec.blocks
+    return out
+
+
+def _where(index: tuple, shape: tuple, names: tuple[str, ...] | None) -> str:
+    """``[2, 9]``, and with blocks `` (block 'a', column 2 of it)``: a flat index into a fused matrix
+    says nothing to the author, the gate and the column within it point at one line of the backward."""
+    text = "[" + ", ".join(str(int(i)) for i in index) + "]"
+    if names and shape:
+        width = shape[-1] // len(names)
+        text += f" (block {names[index[-1] // width]!r}, column {index[-1] % width} of it)"
+    return text
+
+
+def _wrong_blocks(analytic, numeric, names, tol: float) -> str:
+    """The blocks whose own relative error exceeds ``tol``, worst first, with their errors. Through
+    time a wrong gate term leaks into every block, but its own block stays the worst."""
+    width = analytic.shape[-1] // len(names)
+    errors = [(rel_error(analytic[..., j * width:(j + 1) * width], numeric[..., j * width:(j + 1) * width]), n)
+              for j, n in enumerate(names)]
+    wrong = sorted(((e, n) for e, n in errors if not e <= tol), key=lambda en: -np.nan_to_num(en[0], nan=np.inf))
+    return ", ".join(f"{n!r} {e:.1e}" for e, n in wrong)
+
+
+def gradient_errors(results: dict, tol: float = 1e-6, blocks: dict | None = None) -> tuple[list[str], float]:
+    """One line per array whose analytic gradient disagrees with the numerical one, and the largest error.
+
+    Each line gives the relative error against ``tol`` and the worst entry as a multi-index with its
+    analytic and numeric values; ``blocks`` (``{path: block names}``, see ``param_blocks``) adds the
+    gate block the entry falls in and, for several blocks, those over ``tol`` with their errors, worst first.
+    """
+    lines, worst = [], 0.0
     for name, (analytic, numeric) in results.items():
-        err = rel_error(np.asarray(analytic), numeric)
-        if not err <= tol:
-            i = int(np.argmax(np.abs(analytic - numeric)))
-            raise AssertionError(
-                f"gradient of {name} is wrong: relative error {err:.3e} > {tol:.0e}; worst entry "
-                f"#{i}: analytic {np.ravel(analytic)[i]:.6e} vs numeric {np.ravel(numeric)[i]:.6e}"
-            )
-        worst = max(worst, err)
+        analytic, numeric = np.asarray(analytic), np.asarray(numeric)
+        err = rel_error(analytic, numeric)
+        worst = max(worst, err) if not np.isnan(err) else np.inf  # a NaN must not vanish in max()
+        if err <= tol:
+            continue
+        index = np.unravel_index(int(np.argmax(np.abs(analytic - numeric))), numeric.shape)
+        names = (blocks or {}).get(name)
+        line = (f"gradient of {name} is wrong: relative error {err:.3e} > {tol:.0e}; worst entry "
+                f"{_where(index, numeric.shape, names)}: analytic {analytic[index]:.6e} "
+                f"vs numeric {numeric[index]:.6e}")
+        if names and len(names) > 1:
+            line += "; blocks over tolerance, worst first: " + _wrong_blocks(analytic, numeric, names, tol)
+        lines.append(line)
+    return lines, worst
+
+
+def assert_gradients_close(results: dict, tol: float = 1e-6, blocks: dict | None = None) -> float:
+    """Fail listing every array whose analytic gradient disagrees (one line each, in the results' order),
+    and by how much. Returns the max error. ``blocks`` as for ``gradient_errors``."""
+    lines, worst = gradient_errors(results, tol, blocks)
+    if lines:
+        raise AssertionError("\n".join(lines))
     return worst

@@ -9,6 +9,14 @@ declaring an entry point in the group ``seqfw``::
     mingru = "seqfw_mingru"
 
 Specs only ever gain arguments; an implementation may accept a subset.
+
+The plugin API has a version, ``PLUGIN_API`` ("major.minor"). Within a major version seqfw
+only adds (a new hook, a new optional argument, a new optional ``Param`` field), so a plugin
+written for 1.0 works with every 1.x; the minor version says what was added. A major version
+changes only when something a plugin relies on changes incompatibly. A plugin declares the
+version it was written for as ``SEQFW_PLUGIN_API = "1.0"`` in its module; a different major
+version, or a newer minor one, is a warning naming the plugin's distribution
+(``seqfw.plugins.loading.api_problem``).
 """
 from __future__ import annotations
 
@@ -17,6 +25,8 @@ from dataclasses import dataclass
 import pluggy
 
 from ..engine.errors import SeqfwError
+
+PLUGIN_API = "1.0"  # what this seqfw implements; see the module docstring for what a change means
 
 hookspec = pluggy.HookspecMarker("seqfw")
 hookimpl = pluggy.HookimplMarker("seqfw")
@@ -38,6 +48,12 @@ class PluginError(SeqfwError, RuntimeError):
     """A plugin or a registry lookup went wrong; the message says what to do."""
 
 
+class PluginWarning(RuntimeWarning):
+    """A plugin, or one of its cells or tasks, was set aside; the others work. The message names the
+    distribution to fix or uninstall (``warnings.filterwarnings("ignore", category=seqfw.PluginWarning)``
+    silences them)."""
+
+
 # ---------------------------------------------------------------------------
 # Registration: called once, when the plugin manager is built
 # ---------------------------------------------------------------------------
@@ -57,8 +73,9 @@ def seqfw_add_cells() -> list:
     constructor takes ``(input_size, hidden_size, **options)``, and ``config``
     a dataclass of the options with their defaults (``None`` if there are none).
 
-    Results combine: the lists from every plugin are concatenated; two specs
-    with the same name are an error naming both plugins.
+    Results combine: the lists from every plugin are concatenated. A name already taken
+    (a plugin's second ``lstm``) is set aside with a warning naming both distributions;
+    the first registration (the built-ins come first) keeps the name.
 
     Added in seqfw 0.1.
     """
@@ -73,7 +90,7 @@ def seqfw_add_tasks() -> list:
     ``cls`` a ``seqfw.tasks.Task`` subclass built as ``cls(config_instance)``,
     ``config`` a dataclass whose fields (with defaults) become ``task.<key>``.
 
-    Results combine: concatenated; a duplicate name is an error naming both plugins.
+    Results combine: concatenated; a name already taken is set aside, as for cells.
 
     Added in seqfw 0.1.
     """

@@ -1,9 +1,10 @@
-"""The plugin manager and the name -> cell / task registries it feeds; building by name.
+"""The name -> cell / task registries the plugins feed; looking up, describing and building by name.
 
-Order of registration: seqfw's built-ins (``seqfw.plugins.builtin``, also declared as an
-entry point so it is listed like any other), then every entry point of group ``seqfw``.
-A plugin that fails to import is reported with a warning and skipped: one broken
-package never breaks the other cells.
+Plugins are loaded by ``seqfw.plugins.loading`` (built-ins first, then every entry point of group
+``seqfw``). Here each plugin's hook is called once per process and its specs are checked; nothing a
+plugin returns can stop the others: a hook that raises, a spec that is not a ``Spec``, a class that
+is not a ``Cell``, a cell whose probe step fails or returns an array of the wrong shape, and a name
+already taken are each reported once (a ``PluginWarning`` naming the distribution) and set aside.
 """
 from __future__ import annotations
 
@@ -14,64 +15,44 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
-import pluggy
 
 from ..engine.cells import Cell
+from ..engine.conformance import check_shapes
 from ..engine.errors import SeqfwError
 from ..engine.recurrence import Stacked, stack, unroll, unroll_backward
 from ..tasks import Task
-from . import builtin, hookspecs
-from .hookspecs import PluginError, Spec
+from .hookspecs import PluginError, PluginWarning, Spec
+from .loading import BUILTIN, ENTRY_POINT_GROUP, Plugins, Source, first_line, load_plugins
 
-ENTRY_POINT_GROUP = "seqfw"
-BUILTIN = "builtin"  # the built-ins' plugin (and entry point) name
-
-
-def get_plugin_manager(load_entry_points: bool = True) -> pluggy.PluginManager:
-    """A fresh manager with the hookspecs, the built-ins and (optionally) installed plugins."""
-    pm = pluggy.PluginManager("seqfw")
-    pm.add_hookspecs(hookspecs)
-    pm.register(builtin, name=BUILTIN)
-    if load_entry_points:
-        _load_entry_points(pm)
-    pm.check_pending()
-    return pm
+__all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Registry", "cell_registry", "get_plugin_manager",
+           "make_cell", "make_task", "plugins", "recurrent", "registry", "source_of", "task_registry",
+           "unavailable"]
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-            continue
-        try:
-            pm.register(ep.load(), name=ep.name)
-        except Exception as err:  # a third party's import error must not stop seqfw
-            dist = ep.dist.name if ep.dist else "unknown package"
-            warnings.warn(
-                f"seqfw plugin {ep.name!r} ({ep.value}, from {dist}) failed to load and is "
-                f"skipped: {type(err).__name__}: {err}. Fix or uninstall that package; "
-                "the other cells are unaffected.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+def get_plugin_manager(load_entry_points: bool = True):
+    """A fresh pluggy manager with the hookspecs, the built-ins and (optionally) installed plugins."""
+    return load_plugins(load_entry_points).pm
 
 
 @lru_cache(maxsize=None)
-def _manager() -> pluggy.PluginManager:
-    return get_plugin_manager()
+def plugins() -> Plugins:
+    """This process's plugins, loaded once."""
+    return load_plugins()
 
 
 class Registry(NamedTuple):
     specs: dict  # name -> Spec, usable
-    owners: dict  # name -> plugin name, for every name seen (usable or broken)
+    owners: dict  # name -> plugin name, for every name registered (usable or broken)
     broken: dict  # name -> why it cannot be used
+    set_aside: list  # (name, plugin name, why): registrations that lost their name to an earlier one
+    failed: dict  # plugin name -> why none of its entries can be used (failed to load, hook raised)
+    sources: dict  # plugin name -> Source
 
 
 @lru_cache(maxsize=None)
 def registry(kind: str) -> Registry:
     """Every registered cell or task (``kind``), built once per process, broken ones set aside."""
-    return _collect(_manager(), kind)
+    return _collect(plugins(), kind)
 
 
 def cell_registry() -> dict[str, Spec]:
@@ -84,45 +65,70 @@ def task_registry() -> dict[str, Spec]:
     return registry("task").specs
 
 
-def plugin_of(kind: str, name: str) -> str:
-    """The name of the plugin that registered cell/task ``name``."""
-    return registry(kind).owners[name]
+def source_of(kind: str, name: str) -> Source:
+    """The distribution that supplies cell/task ``name`` (``seqfw`` itself for a built-in)."""
+    known = registry(kind)
+    return known.sources.get(known.owners.get(name), Source(None, None))
 
 
 def _warn(message: str) -> None:
-    warnings.warn(message + " The other cells and tasks are unaffected.", RuntimeWarning, stacklevel=3)
+    warnings.warn(message, PluginWarning, stacklevel=3)
 
 
-def _collect(pm: pluggy.PluginManager, kind: str) -> Registry:
-    """Call every plugin's hook; a hook that raises or returns a bad spec is reported and skipped."""
-    hook = getattr(pm.hook, f"seqfw_add_{kind}s")
-    out = Registry({}, {}, {})
+def _collect(plugins: Plugins, kind: str) -> Registry:
+    """Call every plugin's hook, in registration order (built-ins first); whatever a hook does wrong
+    is reported and set aside, never raised."""
+    hook = getattr(plugins.pm.hook, f"seqfw_add_{kind}s")
+    out = Registry({}, {}, {}, [], dict(plugins.failed), plugins.sources)
     for impl in hook.get_hookimpls():  # registration order: built-ins first
+        source = plugins.sources.get(impl.plugin_name, Source(None, None))
         try:
             specs = list(impl.function() or [])
         except Exception as err:  # a third party's bug must not stop seqfw
-            _warn(f"seqfw plugin {impl.plugin_name!r} raised in seqfw_add_{kind}s and is skipped: "
-                  f"{type(err).__name__}: {err}.")
+            out.failed[impl.plugin_name] = (f"could not register its {kind}s (seqfw_add_{kind}s raised "
+                                            f"{type(err).__name__}: {first_line(err)})")
+            _warn(f"seqfw plugin {impl.plugin_name!r} from {source} {out.failed[impl.plugin_name]}; they are "
+                  f"skipped. Fix or uninstall {source.dist}; the other cells and tasks are unaffected.")
             continue
         for spec in specs:
-            name = getattr(spec, "name", repr(spec))
-            if name in out.owners:
-                raise PluginError(
-                    f"{kind} name {name!r} is registered twice, by plugins {out.owners[name]!r} "
-                    f"and {impl.plugin_name!r}; uninstall one of them or rename its {kind}."
-                )
-            out.owners[name] = impl.plugin_name
-            problem = _problem(kind, spec)
-            if problem:
-                out.broken[name] = f"{kind} {name!r} from plugin {impl.plugin_name!r} is broken: {problem}"
-                _warn(out.broken[name] + ".")
-            else:
-                out.specs[name] = spec
+            _add(out, kind, spec, impl.plugin_name, source)
     return out
 
 
+def _add(out: Registry, kind: str, spec, plugin: str, source: Source) -> None:
+    """Register one spec under its name, unless the name is taken or the spec is broken."""
+    name = getattr(spec, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        why = f"returned {spec!r:.80} from seqfw_add_{kind}s, which has no valid name (a Python identifier)"
+        out.failed.setdefault(plugin, why)
+        _warn(f"seqfw plugin {plugin!r} from {source} {why}; it is skipped. Fix or uninstall {source.dist}.")
+        return
+    if name in out.owners:
+        why = _taken(kind, name, source, out.sources.get(out.owners[name], Source(None, None)))
+        out.set_aside.append((name, plugin, why))
+        _warn(why)
+        return
+    out.owners[name] = plugin
+    problem = _problem(kind, spec)
+    if problem:
+        out.broken[name] = f"{kind} {name!r} from plugin {plugin!r} ({source}) is broken: {problem}"
+        _warn(out.broken[name] + ". The other cells and tasks are unaffected.")
+    else:
+        out.specs[name] = spec
+
+
+def _taken(kind: str, name: str, source: Source, owner: Source) -> str:
+    """The one line that sets aside a second registration of ``name``: both distributions, which one wins."""
+    head = f"{kind} {name!r} from {source} is set aside: {owner} already registers {name!r}, and that one is used."
+    if source.dist is None:
+        return head
+    if owner.dist == "seqfw" or owner.dist == source.dist:
+        return f"{head} Uninstall {source.dist} (`pip uninstall {source.dist}`) or ask its authors to rename it."
+    return f"{head} Uninstall whichever of {source.dist} and {owner.dist} you do not want."
+
+
 def _problem(kind: str, spec) -> str | None:
-    """Why ``spec`` cannot be used, or None: wrong types, or (for a cell) one step that fails."""
+    """Why ``spec`` cannot be used, or None: wrong types, or (for a cell) a probe step that fails."""
     base = Cell if kind == "cell" else Task
     if not isinstance(spec, Spec):
         return f"seqfw_add_{kind}s must return seqfw.Spec objects, got {type(spec).__name__}"
@@ -131,34 +137,48 @@ def _problem(kind: str, spec) -> str | None:
     if spec.config is not None and not dataclasses.is_dataclass(spec.config):
         return f"its config {spec.config!r} is not a dataclass"
     if kind == "cell":
-        try:
-            _smoke(spec)
-        except Exception as err:
-            return f"one forward and backward step failed ({type(err).__name__}: {err})"
+        return _probe(spec)
     return None
 
 
-def _smoke(spec) -> None:
-    """Build the cell with its defaults and run two steps forward and back (cheap; the full kit is seqfw.testing)."""
+def _probe(spec) -> str | None:
+    """Build the cell with its default options and check one step's every returned array against the
+    declared shapes (distinct batch, input and hidden sizes, so NumPy cannot broadcast a wrong one into
+    place), then two steps through the time loop. Milliseconds; the whole kit is ``seqfw.testing``."""
     options = dataclasses.asdict(spec.config()) if spec.config else {}
-    cell = spec.cls(2, 3, **options)
-    params = cell.init_params(np.random.default_rng(0), np, np.float64)
-    x = np.ones((2, 1, 2))
-    ys, _, cache = unroll(cell, params, x, cell.initial_state(1, np, np.float64))
-    unroll_backward(cell, params, np.ones_like(ys), None, cache)
+    try:
+        check_shapes(lambda d, h: spec.cls(d, h, **options))
+        cell = spec.cls(2, 3, **options)
+        params = cell.init_params(np.random.default_rng(0), np, np.float64)
+        ys, _, cache = unroll(cell, params, np.ones((2, 1, 2)), cell.initial_state(1, np, np.float64))
+        unroll_backward(cell, params, np.ones_like(ys), None, cache)
+    except AssertionError as err:  # the kit's CellCheckError: every way the cell breaks the contract
+        return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    except Exception as err:
+        return f"one forward and backward step failed ({type(err).__name__}: {first_line(err)})"
+    return None
+
+
+def unavailable(kind: str, name: str) -> str | None:
+    """Why cell/task ``name`` cannot be used, in one paragraph naming the fix; None when it can."""
+    known = registry(kind)
+    if name in known.specs:
+        return None
+    if name in known.broken:
+        return f"{known.broken[name]}. Fix or uninstall that plugin, or choose another {kind}."
+    if name in known.failed:  # the entry point's own name: the likeliest thing a user selects
+        source = known.sources.get(name, Source(None, None))
+        return (f"{kind} {name!r} is not available: the seqfw plugin {name!r} from {source} {known.failed[name]}. "
+                f"Fix or uninstall {source.dist}, or choose another {kind} ({', '.join(sorted(known.specs))}).")
+    return (f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(known.specs))}. "
+            f"A third-party {kind} must be installed (`pip install <package>`) to be selectable.")
 
 
 def _spec(kind: str, name: str) -> Spec:
-    """The usable spec of cell/task ``name``, or a PluginError saying what is registered."""
-    known = registry(kind)
-    if name in known.broken:
-        raise PluginError(f"{known.broken[name]}. Fix or uninstall that plugin, or choose another {kind}.")
-    if name not in known.specs:
-        raise PluginError(
-            f"unknown {kind} {name!r}; registered {kind}s: {', '.join(sorted(known.specs))}. "
-            f"A third-party {kind} must be installed (`pip install <package>`) to be selectable."
-        )
-    return known.specs[name]
+    """The usable spec of cell/task ``name``, or a PluginError saying why not."""
+    if problem := unavailable(kind, name):
+        raise PluginError(problem)
+    return registry(kind).specs[name]
 
 
 def _config(kind: str, name: str, spec: Spec, options: dict):

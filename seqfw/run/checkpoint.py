@@ -30,6 +30,7 @@ from ..engine.optim import OPTIMIZERS
 from ..engine.tree import flatten
 from ..plugins.registry import cell_registry, make_cell, task_registry
 from .config import CELL_SIZE, FIXED, optim_schema, option_schema, unknown_keys
+from .provenance import from_text, install_hint
 
 FORMAT = "seqfw-checkpoint-1"
 HINT = "Use a checkpoint that seqfw wrote (a run's checkpoints/checkpoint.npz, or the run id)."
@@ -40,13 +41,17 @@ class CheckpointError(SeqfwError, ValueError):
     """A file that is not a usable seqfw checkpoint (or not for this model); the message says why."""
 
 
-def save_checkpoint(path: Path, params, step: int, config: str = "", state: dict | None = None) -> Path:
+def save_checkpoint(path: Path, params, step: int, config: str = "", state: dict | None = None,
+                    sources: str = "") -> Path:
     """Write every parameter under ``params/<dotted.path>`` plus the step, the config text and a format tag;
-    ``state`` (``{name: array}``: optimizer moments, random-generator states...) goes under ``state/<name>``."""
+    ``state`` (``{name: array}``: optimizer moments, random-generator states...) goes under ``state/<name>``;
+    ``sources`` (``seqfw.run.provenance``: which packages supplied the cell and task) as text."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"params/{k}": to_host(v) for k, v in flatten(params).items()}
     arrays.update({f"state/{k}": np.asarray(to_host(v)) for k, v in (state or {}).items()})
+    if sources:
+        arrays["sources"] = np.array(sources)
     tmp = path.with_suffix(".tmp.npz")
     try:
         np.savez(tmp, **arrays, step=np.array(step), config=np.array(config), format=np.array(FORMAT))
@@ -159,7 +164,9 @@ def _contents(data) -> dict:
         raise CheckpointError(f"its step is {step!r}, not a count")
     if config.shape != () or config.dtype.kind != "U":
         raise CheckpointError("its config is not text")
-    return {"params": params, "step": int(step), "config": str(config), "state": state}
+    sources = data["sources"] if "sources" in data.files else np.array("")
+    sources = str(sources) if sources.shape == () and sources.dtype.kind == "U" else ""  # only ever a hint
+    return {"params": params, "step": int(step), "config": str(config), "state": state, "sources": sources}
 
 
 def restore_params(params, saved: dict, xp=np) -> None:
@@ -178,10 +185,12 @@ def restore_params(params, saved: dict, xp=np) -> None:
 # -- the embedded config -----------------------------------------------------------------------------
 
 
-def checkpoint_config(text: str, source) -> DictConfig:
+def checkpoint_config(text: str, source, sources: str = "") -> DictConfig:
     """The checkpoint's config, parsed as YAML data and checked against the very schemas the command line
     uses, so a bad value is reported with its key as the CLI would (``cell.hidden_size must be a whole
-    number, got 'abc'``); returns it resolved and typed, each section's missing keys at their defaults."""
+    number, got 'abc'``); returns it resolved and typed, each section's missing keys at their defaults.
+    A cell or task that is not installed is named with the package the checkpoint's ``sources`` say
+    supplied it."""
     where = f"checkpoint {source}: its config"
     tree = _yaml_mapping(text, where)
     missing = [g for g in GROUPS if g not in tree]
@@ -192,7 +201,8 @@ def checkpoint_config(text: str, source) -> DictConfig:
         if not isinstance(tree[group], dict):
             raise CheckpointError(f"{where}'s {group} is {tree[group]!r}, not a mapping of settings. {HINT}")
     cfg = OmegaConf.create(tree)
-    schemas = {group: _schema(group, tree[group].get("name"), where) for group in GROUPS}
+    found = from_text(sources)
+    schemas = {group: _schema(group, tree[group].get("name"), where, found) for group in GROUPS}
     if extra := unknown_keys(cfg):
         raise CheckpointError(f"{where} has unknown key{'s' if len(extra) > 1 else ''} {', '.join(extra)}: no "
                               f"schema declares {'them' if len(extra) > 1 else 'it'}. {HINT}")
@@ -228,11 +238,13 @@ def _yaml_problem(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
-def _schema(group: str, option, where: str) -> type:
+def _schema(group: str, option, where: str, found: dict) -> type:
     """The schema the command line composes ``group=<option>`` with (``seqfw.cli.schema`` stores the same)."""
     if group in FIXED:
         return FIXED[group]
     known = {"cell": cell_registry(), "task": task_registry(), "optim": OPTIMIZERS}[group]
+    if isinstance(option, str) and option not in known and (hint := install_hint(group, option, found)):
+        raise CheckpointError(f"{where} names {group}={option}: {hint}.")
     if not isinstance(option, str) or option not in known:
         raise CheckpointError(f"{where} names {group}={option!r}, which is not installed here (choose from "
                               f"{', '.join(sorted(known))}). {HINT}")

@@ -32,6 +32,7 @@ from omegaconf import OmegaConf
 from .._version import __version__
 from ..engine.backend import to_host
 from ..engine.tree import flatten
+from . import provenance
 from .build import Setup, build, describe
 from .checkpoint import save_checkpoint
 from .curves import Curves
@@ -164,7 +165,7 @@ class Trainer:
         with SIGNALS.protected():  # a stop waits for the file: never a half-written one, no stray temporary
             phase("checkpoint")
             return save_checkpoint(self.ckpt_path, self.s.params, step=step, config=OmegaConf.to_yaml(self.cfg),
-                                   state=state)
+                                   state=state, sources=provenance.to_text(provenance.sources(self.cfg)))
 
     def finish(self) -> RunResult:
         st, t = self.state, self.t
@@ -175,7 +176,7 @@ class Trainer:
         st.last_good = (t.steps, ckpt)
         self.tracker.log_artifact(str(ckpt), "checkpoints")
         phase("model")
-        self.tracker.log_model(str(ckpt))
+        self.tracker.log_model(str(ckpt), provenance.requirements(provenance.sources(self.cfg)))
         if self.metric not in st.metrics:
             raise ConfigError(f"optimized_metric={self.metric!r} is not reported by task={self.s.task.name}; it "
                               f"reports {', '.join(sorted(st.metrics))}")
@@ -199,7 +200,8 @@ def fit(cfg, ctx: RunContext | None = None) -> RunResult:
         claim_directories(ctx, setup.train.resume)
         start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
         tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
-                "backend": setup.backend.name, "seqfw_version": __version__, **ctx.tags}
+                "backend": setup.backend.name, "seqfw_version": __version__, **provenance.tags(provenance.sources(cfg)),
+                **ctx.tags}
         if ctx.output_dir:
             tags["seqfw.output_dir"] = str(Path(ctx.output_dir).resolve())
         with SIGNALS.protected():  # the run is created whole, or not at all

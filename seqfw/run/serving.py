@@ -52,7 +52,7 @@ def read_run(source: str, tracking_uri: str | None = None) -> tuple[DictConfig, 
     """(config, checkpoint contents, file) of a checkpoint or run id, every field checked; nothing built yet."""
     path = checkpoint_file(source, tracking_uri)
     ckpt = load_checkpoint(path)
-    cfg = checkpoint_config(ckpt["config"], path)
+    cfg = checkpoint_config(ckpt["config"], path, ckpt["sources"])
     check_sizes(cfg, ckpt["params"], path)
     return cfg, ckpt, path
 

@@ -60,7 +60,7 @@ class NoTracker:
     def log_dict(self, obj: Any, path: str) -> None: ...
     def log_figure(self, make_figure, path: str) -> None: ...
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None: ...
-    def log_model(self, checkpoint: str) -> None: ...
+    def log_model(self, checkpoint: str, requirements: list[str]) -> None: ...
     def flush(self) -> None: ...
     def finish(self, status: str = "FINISHED") -> str:
         return status
@@ -136,8 +136,9 @@ class MlflowTracker:
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
-    def log_model(self, checkpoint: str) -> None:
-        """The trained model as a pyfunc model under ``model/``: ``mlflow.pyfunc.load_model("runs:/<id>/model")``."""
+    def log_model(self, checkpoint: str, requirements: list[str]) -> None:
+        """The trained model as a pyfunc model under ``model/``: ``mlflow.pyfunc.load_model("runs:/<id>/model")``;
+        ``requirements`` are its pip requirements (seqfw and the plugin packages of its cell and task)."""
         import tempfile
 
         import mlflow.pyfunc
@@ -145,7 +146,7 @@ class MlflowTracker:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model"
             mlflow.pyfunc.save_model(str(path), loader_module="seqfw.run.serving", data_path=str(checkpoint),
-                                     pip_requirements=["seqfw"])
+                                     pip_requirements=requirements)
             self.client.log_artifacts(self.run_id, str(path), "model")
 
     def finish(self, status: str = "FINISHED") -> str:

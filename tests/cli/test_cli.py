@@ -189,7 +189,13 @@ def test_a_plugin_cell_is_selectable_with_its_own_validated_options(tmp_path, pl
         return subprocess.run([sys.executable, "-m", "seqfw", *args], capture_output=True, text=True,
                               cwd=tmp_path, env=env, timeout=300)
 
-    assert re.search(r"cell\s+gru, gru_simple, (\w+, )*lstm, (\w+, )*rnn, scaled_rnn", run("--help").stdout)
+    shown = run("--help").stdout
+    assert re.search(r"cell\s+gru, gru_simple, (\w+, )*lstm, (\w+, )*rnn, scaled_rnn", shown)
+    # every cell with its own keys and defaults, the plugin's too, and the package it comes from
+    assert re.search(r"^  scaled_rnn  hidden_size=64 nonlinearity=tanh scale=1\.0   \[seqfw-scaled 0\.1\]$", shown, re.M), shown
+    assert re.search(r"^  lstm        hidden_size=64 peephole=false forget_bias=1\.0   \[seqfw \S+\]$", shown, re.M)
+    assert re.search(r"^  rnn         hidden_size=64 nonlinearity=tanh   \[seqfw \S+\]$", shown, re.M)
+    assert re.search(r"^  gru_simple  hidden_size=64   \[seqfw \S+\]$", shown, re.M)
     cfg = run("cell=scaled_rnn", "--cfg", "job").stdout
     assert "name: scaled_rnn" in cfg and "scale: 1.0" in cfg and "hidden_size: 64" in cfg
     bad_type = run("cell=scaled_rnn", "cell.scale=abc", "tracking=none")

@@ -5,7 +5,10 @@ time loop, masks, directions, layers, batching, backends and dtypes.
 
 The contract, for a cell with hidden size H and input size D, batch B:
 
-- ``param_specs()`` -> ``{name: Param(shape, init)}``.
+- ``param_specs()`` -> ``{name: Param(shape, init)}``; a fused parameter (gates packed
+  side by side along its last axis, e.g. ``W_x`` (D, G*H)) may name its blocks,
+  ``Param(shape, init, blocks=("i", "f", "g", "o"))``, so that the conformance kit can
+  say which gate a wrong gradient entry belongs to.
 - ``initial_state(batch, xp, dtype)`` -> a NamedTuple of (B, H) arrays whose
   first field is the hidden output ``h`` (the framework reads it for the
   per-step gradient norms).
@@ -14,6 +17,11 @@ The contract, for a cell with hidden size H and input size D, batch B:
   dL/dh for the step's output, ``dstate`` is dL/d(new state) flowing back from
   the next step; ``grads`` holds this step's contribution to every parameter
   except the input projection (the framework accumulates over time).
+
+Every array has exactly its declared shape: ``dx`` that of the step's input, each field
+of ``dstate_prev`` (B, H), each gradient its parameter's shape. NumPy would broadcast a
+(H,) gradient into an (H, H) weight without a word, so the kit's ``check_shapes`` (which
+the plugin registry also runs when it loads a cell) checks every one of them.
 
 Fast path: a cell whose input enters through an affine map sets
 ``input_proj = ("W_x", "b")``. Its ``forward`` then receives ``xw = x @ W_x + b``
@@ -44,10 +52,32 @@ Init = Callable[[np.random.Generator, tuple], np.ndarray]
 
 @dataclass(frozen=True)
 class Param:
-    """A parameter declaration: its shape and how to draw its initial value (on the host)."""
+    """A parameter declaration: its shape, how to draw its initial value (on the host) and,
+    for a fused parameter, the names of its equal blocks along the last axis.
+
+    ``blocks`` is only for messages: a gradient check that finds ``W_x[2, 9]`` wrong in a
+    (D, 4H) LSTM weight says "block 'g', column 1 of it" instead of a bare column index.
+    """
 
     shape: tuple
     init: Init
+    blocks: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if self.blocks is None:
+            return
+        names = self.blocks
+        # a bare string is the usual slip (("a") is "a"): refuse it rather than split it into letters
+        if isinstance(names, str) or not names or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"Param blocks must be a non-empty tuple of names such as ('f', 'a'), got {names!r}")
+        names = tuple(names)
+        if len(set(names)) != len(names):
+            raise ValueError(f"Param blocks must have distinct names, got {names!r}")
+        shape = tuple(self.shape)
+        if not shape or shape[-1] % len(names):
+            raise ValueError(f"Param blocks {names!r}: {len(names)} equal blocks do not divide the last axis "
+                             f"of shape {shape}")
+        object.__setattr__(self, "blocks", names)
 
 
 def uniform(scale: float) -> Init:

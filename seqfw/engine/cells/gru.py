@@ -88,7 +88,9 @@ class GRUSimpleCell(Cell):
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
         init = uniform(1 / math.sqrt(H))
-        return {"W_x": Param((D, 2 * H), init), "W_h": Param((H, 2 * H), init), "b": Param((2 * H,), init)}
+        g = self.GATES  # [z | n] along the last axis, as forward slices them
+        return {"W_x": Param((D, 2 * H), init, blocks=g), "W_h": Param((H, 2 * H), init, blocks=g),
+                "b": Param((2 * H,), init, blocks=g)}
 
     def forward(self, params, xw, state):
         H, c_prev = self.hidden_size, state.h
@@ -149,7 +151,9 @@ class GRUCell(Cell):
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
         init = uniform(1 / math.sqrt(H))
-        return {"W_x": Param((D, 3 * H), init), "W_h": Param((H, 3 * H), init), "b": Param((3 * H,), init)}
+        g = self.GATES  # [r | z | n] along the last axis in both forms (reset-after's b_hn is its own (H,))
+        return {"W_x": Param((D, 3 * H), init, blocks=g), "W_h": Param((H, 3 * H), init, blocks=g),
+                "b": Param((3 * H,), init, blocks=g)}
 
     def forward(self, params, xw, state):
         H, c_prev, W_h = self.hidden_size, state.h, params["W_h"]

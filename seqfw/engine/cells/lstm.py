@@ -115,8 +115,9 @@ class LSTMCell(Cell):
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
         init = uniform(1 / math.sqrt(H))
-        return {"W_x": Param((D, 4 * H), init), "W_h": Param((H, 4 * H), init),
-                "b": Param((4 * H,), blocks(init, constant(self.forget_bias), init, init))}
+        g = self.GATES  # [i | f | g | o] along the last axis
+        return {"W_x": Param((D, 4 * H), init, blocks=g), "W_h": Param((H, 4 * H), init, blocks=g),
+                "b": Param((4 * H,), blocks(init, constant(self.forget_bias), init, init), blocks=g)}
 
     def forward(self, params, xw, state):
         H = self.hidden_size

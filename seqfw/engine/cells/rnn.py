@@ -73,7 +73,9 @@ class RNNCell(Cell):
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
         init = uniform(1 / math.sqrt(H))
-        return {"W_x": Param((D, H), init), "W_h": Param((H, H), init), "b": Param((H,), init)}
+        g = self.GATES  # one block: declared so that a gradient message names it like the gated cells'
+        return {"W_x": Param((D, H), init, blocks=g), "W_h": Param((H, H), init, blocks=g),
+                "b": Param((H,), init, blocks=g)}
 
     def forward(self, params, xw, state):
         a_prev = state.h
