@@ -140,23 +140,28 @@ def lstm_step(p, x, state):
         c<t>  = Γu * c~<t> + Γf * c<t-1>
         a<t>  = Γo * tanh(c<t>)
     """
+    return _lstm(p, x, state, u=0, f=1, c=2, o=3)  # GATES = ("i", "f", "g", "o"): i = Γu, g = c~
+
+
+def _lstm(p, x, state, u, f, c, o):
+    """The course's LSTM step with its gates read from fused blocks u, f, c, o."""
     H = state.h.shape[1]
-    W_u, b_u = course_gate(p, 0, H)
-    W_f, b_f = course_gate(p, 1, H)
-    W_c, b_c = course_gate(p, 2, H)
-    W_o, b_o = course_gate(p, 3, H)
+    W_u, b_u = course_gate(p, u, H)
+    W_f, b_f = course_gate(p, f, H)
+    W_c, b_c = course_gate(p, c, H)
+    W_o, b_o = course_gate(p, o, H)
     a_prev, c_prev = state
-    a, c = [], []
+    a_out, c_out = [], []
     for i in range(len(x)):
         a_x = np.concatenate([a_prev[i], x[i]])
         c_tilde = np.tanh(W_c @ a_x + b_c)
         gamma_u = sigma(W_u @ a_x + b_u)
         gamma_f = sigma(W_f @ a_x + b_f)
         gamma_o = sigma(W_o @ a_x + b_o)
-        c.append(gamma_u * c_tilde + gamma_f * c_prev[i])
-        a.append(gamma_o * np.tanh(c[-1]))
-    a, c = np.stack(a), np.stack(c)
-    return a, (a, c)
+        c_out.append(gamma_u * c_tilde + gamma_f * c_prev[i])
+        a_out.append(gamma_o * np.tanh(c_out[-1]))
+    a_out, c_out = np.stack(a_out), np.stack(c_out)
+    return a_out, (a_out, c_out)
 
 
 def peephole_lstm_step(p, x, state):
@@ -296,23 +301,7 @@ def gru_reset_after_step_b_hn_outside(p, x, state):
 def lstm_step_blocks_in_equation_order(p, x, state):
     """Misreading: the fused blocks read in the order the course lists the equations
     (c~, Γu, Γf, Γo) instead of the code's GATES = ("i", "f", "g", "o")."""
-    H = state.h.shape[1]
-    W_c, b_c = course_gate(p, 0, H)  # wrong: block 0 is i = Γu
-    W_u, b_u = course_gate(p, 1, H)
-    W_f, b_f = course_gate(p, 2, H)
-    W_o, b_o = course_gate(p, 3, H)
-    a_prev, c_prev = state
-    a, c = [], []
-    for i in range(len(x)):
-        a_x = np.concatenate([a_prev[i], x[i]])
-        c_tilde = np.tanh(W_c @ a_x + b_c)
-        gamma_u = sigma(W_u @ a_x + b_u)
-        gamma_f = sigma(W_f @ a_x + b_f)
-        gamma_o = sigma(W_o @ a_x + b_o)
-        c.append(gamma_u * c_tilde + gamma_f * c_prev[i])
-        a.append(gamma_o * np.tanh(c[-1]))
-    a, c = np.stack(a), np.stack(c)
-    return a, (a, c)
+    return _lstm(p, x, state, c=0, u=1, f=2, o=3)  # wrong: block 0 is i = Γu, not c~
 
 
 def peephole_lstm_step_output_peeks_at_c_prev(p, x, state):
