@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..plugins.hookspecs import PLUGIN_API
 from . import plain_plugin_warnings
-from ..plugins.loading import BUILTIN, api_problem, seqfw_source
+from ..plugins.loading import BUILTIN, Source, api_problem, seqfw_source
 from ..plugins.registry import plugins, registry
 from .schema import conf_dir
 
@@ -25,7 +25,7 @@ def rows() -> list[tuple[str, str, str, str]]:
         entries = [(name, plugin, f"BROKEN: {known.broken[name]}" if name in known.broken else "")
                    for name, plugin in known.owners.items()]
         entries += [(name, plugin, f"SET ASIDE: {why}") for name, plugin, why in known.set_aside]
-        out += [(kind, name, str(known.sources[plugin]), note) for name, plugin, note in sorted(entries)]
+        out += [(kind, name, str(known.sources.get(plugin, Source(None, None))), note) for name, plugin, note in sorted(entries)]
     own = str(seqfw_source())
     out += [("topology", p.stem, own, "") for p in sorted((conf_dir() / "topology").glob("*.yaml"))]
     return out + _plugin_rows()

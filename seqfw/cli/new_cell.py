@@ -20,7 +20,6 @@ import re
 import shlex
 import shutil
 import tempfile
-from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
 from string import Template
@@ -28,7 +27,7 @@ from string import Template
 from .._version import __version__
 from ..engine.errors import SeqfwError
 from ..plugins.hookspecs import PLUGIN_API
-from ..plugins.registry import ENTRY_POINT_GROUP, registry
+from ..plugins.registry import plugins, registry
 from . import plain_plugin_warnings
 from .main import guarded
 
@@ -97,11 +96,9 @@ def check_name_form(name: str) -> str:
 
 
 def _distribution_of(plugin: str) -> tuple[str, str] | None:
-    """(distribution, version) that declares the seqfw entry point ``plugin``, if one does."""
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == plugin and ep.dist is not None:
-            return ep.dist.name, ep.dist.version
-    return None
+    """(distribution, version) that supplies the seqfw plugin ``plugin``, if one does."""
+    source = plugins().sources.get(plugin)
+    return (source.dist, source.version) if source is not None and source.dist else None
 
 
 def _same_dist(a: str, b: str) -> bool:
@@ -125,9 +122,9 @@ def check_name_free(name: str, force: bool) -> None:
     if _same_dist(dist[0], f"seqfw-{name}"):
         if force:
             return
-        raise ScaffoldError(f"cell={name} is already installed, from {source}: a package this command wrote. To "
-                            f"write it again, pass --force (its directory is replaced, the installation stays), "
-                            f"or first pip uninstall seqfw-{name}. Nothing was written.")
+        raise ScaffoldError(f"cell={name} is already installed, from {source}, the package this command writes "
+                            f"for that name. To write it again, pass --force (its directory is replaced, the "
+                            f"installation stays), or first pip uninstall seqfw-{name}. Nothing was written.")
     what = f"cell={name} already exists" if name in registry("cell").owners else \
         f"{name!r} is already a seqfw plugin's name"
     other = _suggestion(f"my_{name}")

@@ -99,9 +99,10 @@ def _add(out: Registry, kind: str, spec, plugin: str, source: Source) -> None:
     """Register one spec under its name, unless the name is taken or the spec is broken."""
     name = getattr(spec, "name", None)
     if not isinstance(name, str) or not name.isidentifier():
-        why = f"returned {spec!r:.80} from seqfw_add_{kind}s, which has no valid name (a Python identifier)"
-        out.failed.setdefault(plugin, why)
-        _warn(f"seqfw plugin {plugin!r} from {source} {why}; it is skipped. Fix or uninstall {source.dist}.")
+        why = (f"seqfw plugin {plugin!r} from {source} returned {spec!r:.80} from seqfw_add_{kind}s, which has "
+               f"no valid name (a Python identifier); it is skipped. Fix or uninstall {source.dist}.")
+        out.set_aside.append((str(name), plugin, why))
+        _warn(why)
         return
     if name in out.owners:
         why = _taken(kind, name, source, out.sources.get(out.owners[name], Source(None, None)))

@@ -175,3 +175,16 @@ def test_a_write_that_fails_midway_leaves_nothing_and_keeps_what_was_there(tmp_p
     out = new_cell("mine", "--force", cwd=tmp_path, preexec_fn=_tiny_files)
     assert out.returncode == 2 and "File too large" in out.stderr
     assert tree(tmp_path) == before  # --force replaces only once the new package is whole
+
+
+def test_its_own_installed_name_is_refused_unless_forced(installed, tmp_path):
+    """Once seqfw-NAME is installed, NAME is taken; writing it again is what --force is for."""
+    _, site, _ = installed
+    out = new_cell(NAME, cwd=tmp_path, env={"PYTHONPATH": str(site)})
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr == (f"error: cell={NAME} is already installed, from {PKG} 0.1.0, the package this command "
+                          f"writes for that name. To write it again, pass --force (its directory is replaced, the "
+                          f"installation stays), or first pip uninstall {PKG}. Nothing was written.\n")
+    assert list(tmp_path.iterdir()) == []
+    forced = new_cell(NAME, "--force", cwd=tmp_path, env={"PYTHONPATH": str(site)})
+    assert forced.returncode == 0 and (tmp_path / PKG / "pyproject.toml").is_file(), forced.stderr
