@@ -166,7 +166,8 @@ def unavailable(kind: str, name: str) -> str | None:
     if name in known.specs:
         return None
     if name in known.broken:
-        return f"{known.broken[name]}. Fix or uninstall that plugin, or choose another {kind}."
+        source = known.sources.get(known.owners[name], Source(None, None))
+        return f"{known.broken[name]}. Fix or uninstall {source.dist or 'that plugin'}, or choose another {kind}."
     if name in known.failed:  # the entry point's own name: the likeliest thing a user selects
         source = known.sources.get(name, Source(None, None))
         return (f"{kind} {name!r} is not available: the seqfw plugin {name!r} from {source} {known.failed[name]}. "

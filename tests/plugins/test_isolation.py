@@ -117,6 +117,9 @@ def test_selecting_a_set_aside_cell_says_why_and_creates_nothing(site, tmp_path,
     out = seqfw(f"cell={cell}", *TINY, cwd=tmp_path, env=site)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert "unknown cell" not in out.stderr
+    package = {"libfoo_cell": "seqfw-needs-libfoo", "flat_grad": "seqfw-flat-grad", "thin_state": "seqfw-thin-state",
+               "crashing": "seqfw-bad-cells"}[cell]
+    assert f"Fix or uninstall {package}, or choose another cell" in out.stderr  # the package, not the entry point
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "outputs").exists()
 
 
