@@ -95,7 +95,7 @@ def _load(plugins: Plugins, ep) -> None:
     try:
         module = ep.load()
         plugins.pm.register(module, name=ep.name)
-    except Exception as err:  # a third party's import error must not stop seqfw
+    except (Exception, SystemExit) as err:  # a third party's import error (or exit()) must not stop seqfw
         plugins.failed[ep.name] = f"failed to load ({type(err).__name__}: {first_line(err)})"
         _warn(f"seqfw plugin {ep.name!r} ({ep.value}, from {source}) {plugins.failed[ep.name]} and is skipped. "
               f"Fix or uninstall {source.dist}; the other cells and tasks are unaffected.")

@@ -83,10 +83,13 @@ def _collect(plugins: Plugins, kind: str) -> Registry:
     for impl in hook.get_hookimpls():  # registration order: built-ins first
         source = plugins.sources.get(impl.plugin_name, Source(None, None))
         try:
-            specs = list(impl.function() or [])
-        except Exception as err:  # a third party's bug must not stop seqfw
-            out.failed[impl.plugin_name] = (f"could not register its {kind}s (seqfw_add_{kind}s raised "
-                                            f"{type(err).__name__}: {first_line(err)})")
+            specs = impl.function() or []
+            problem = (None if isinstance(specs, (list, tuple)) else
+                       f"seqfw_add_{kind}s returned {type(specs).__name__}, not a list of seqfw.Spec")
+        except (Exception, SystemExit) as err:  # a third party's bug (or exit()) must not stop seqfw
+            problem = f"seqfw_add_{kind}s raised {type(err).__name__}: {first_line(err)}"
+        if problem:
+            out.failed[impl.plugin_name] = f"could not register its {kind}s ({problem})"
             _warn(f"seqfw plugin {impl.plugin_name!r} from {source} {out.failed[impl.plugin_name]}; they are "
                   f"skipped. Fix or uninstall {source.dist}; the other cells and tasks are unaffected.")
             continue
@@ -155,7 +158,7 @@ def _probe(spec) -> str | None:
         unroll_backward(cell, params, np.ones_like(ys), None, cache)
     except AssertionError as err:  # the kit's CellCheckError: every way the cell breaks the contract
         return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
-    except Exception as err:
+    except (Exception, SystemExit) as err:
         return f"one forward and backward step failed ({type(err).__name__}: {first_line(err)})"
     return None
 

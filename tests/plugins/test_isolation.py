@@ -11,7 +11,7 @@ import pytest
 from tests.helpers.cli import TINY, clean_env, seqfw
 from tests.helpers.dists import DISTS, install
 
-BAD = ["evil", "twin", "libfoo", "flatgrad", "thinstate", "future", "raising", "badcells"]
+BAD = ["evil", "twin", "libfoo", "exits", "flatgrad", "thinstate", "future", "raising", "badcells"]
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +41,8 @@ def test_the_inventory_lists_every_problem_and_still_exits_0(site):
     assert re.search(r"^  evil_rnn +seqfw-evil-lstm 0\.3\.1$", rows, re.M)  # its other cell is fine
     assert re.search(r"^  libfoo_cell +seqfw-needs-libfoo 0\.1\.0  \(declares no plugin API\)  BROKEN: failed to load "
                      r"\(ImportError: libfoo\.so\.3: cannot open shared object file \(install libfoo3\)\)$", rows, re.M)
+    assert re.search(r"^  exits +seqfw-exits 0\.1\.0  \(declares no plugin API\)  BROKEN: failed to load \(SystemExit: "
+                     r"seqfw_exits: no GPU found, giving up\)$", rows, re.M)  # exit() at import stops nothing
     assert re.search(r"^  raising_hook +seqfw-raising-hook 0\.2\.0 .* BROKEN: could not register its cells "
                      r"\(seqfw_add_cells raised RuntimeError: cannot find my CUDA kernels\)$", rows, re.M)
     assert re.search(r"^  flat_grad +seqfw-flat-grad 0\.1\.0  BROKEN: .*wrong shape: grads\['W_h'\] is \(7,\) but the "
@@ -63,10 +65,10 @@ def test_the_inventory_lists_every_problem_and_still_exits_0(site):
 def test_each_problem_is_one_warning_line_naming_the_package(site):
     lines = inventory(site).stderr.splitlines()
     assert all(line.startswith("warning: ") for line in lines), lines  # no file:line, no echoed source
-    for package in ("seqfw-evil-lstm", "seqfw-evil-twin", "seqfw-needs-libfoo", "seqfw-flat-grad", "seqfw-thin-state",
+    for package in ("seqfw-evil-lstm", "seqfw-evil-twin", "seqfw-needs-libfoo", "seqfw-exits", "seqfw-flat-grad", "seqfw-thin-state",
                     "seqfw-future-api", "seqfw-raising-hook", "seqfw-bad-cells"):
         assert sum(package in line for line in lines) >= 1, package
-    assert len(lines) == 9, lines  # evil, twin, libfoo, flatgrad, thinstate, future, raising, crashing, notacell
+    assert len(lines) == 10, lines  # evil, twin, libfoo, exits, flatgrad, thinstate, future, raising, crashing, notacell
     assert len(set(lines)) == len(lines)
 
 

@@ -102,3 +102,32 @@ def test_a_plugin_api_mismatch_is_named(declared, expected):
 
     problem = api_problem(declared)
     assert problem is None if expected is None else re.search(expected, problem), problem
+
+
+def test_a_hook_returning_a_bad_value_or_exiting_is_contained():
+    class OneSpec:
+        @hookimpl
+        def seqfw_add_cells(self):
+            return CellSpec("lonely", _TwiceRNN, None)  # a Spec, not a list of them
+
+    class Exits:
+        @hookimpl
+        def seqfw_add_cells(self):
+            raise SystemExit("no GPU, giving up")
+
+    class BadName:
+        @hookimpl
+        def seqfw_add_cells(self):
+            return [CellSpec("my-cell", _TwiceRNN, None), CellSpec("good_cell", _TwiceRNN, None)]
+
+    plugins = load_plugins(load_entry_points=False)
+    for name, plugin in (("one_spec", OneSpec()), ("exits", Exits()), ("bad_name", BadName())):
+        plugins.pm.register(plugin, name=name)
+    with pytest.warns(PluginWarning) as caught:
+        known = _collect(plugins, "cell")
+    assert known.failed == {
+        "one_spec": "could not register its cells (seqfw_add_cells returned Spec, not a list of seqfw.Spec)",
+        "exits": "could not register its cells (seqfw_add_cells raised SystemExit: no GPU, giving up)"}
+    assert "good_cell" in known.specs and "lstm" in known.specs and "lonely" not in known.specs
+    assert [(name, plugin) for name, plugin, _ in known.set_aside] == [("my-cell", "bad_name")]
+    assert len(caught) == 3
