@@ -27,7 +27,7 @@ from string import Template
 from .._version import __version__
 from ..engine.errors import SeqfwError
 from ..plugins.hookspecs import PLUGIN_API
-from ..plugins.registry import plugins, registry
+from ..plugins.registry import name_problem, plugins, registry
 from . import plain_plugin_warnings
 from .main import guarded
 
@@ -67,7 +67,7 @@ def _suggestion(name: str) -> str | None:
     s = s.removeprefix("seqfw_")  # the package's name given for the cell's (seqfw-NAME)
     for candidate in (s, "my_" + s) if s[:1].isalpha() else ("my_" + s,):
         if len(candidate) <= MAX_LENGTH and _NAME.fullmatch(candidate) and not keyword.iskeyword(candidate) \
-                and _owner(candidate) is None:
+                and name_problem(candidate) is None and _owner(candidate) is None:
             return candidate
     return None
 
@@ -92,6 +92,8 @@ def check_name_form(name: str) -> str:
                            "choose a shorter one")
     if keyword.iskeyword(name):
         raise _refuse_name(name, "it is a Python keyword", _suggestion(f"{name}_cell"))
+    if problem := name_problem(name):  # e.g. null, true, nan: the command line reads a value there
+        raise _refuse_name(name, problem, _suggestion(f"{name}_cell"))
     return name
 
 

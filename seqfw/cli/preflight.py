@@ -131,11 +131,10 @@ def check_overrides(argv: list[str]) -> str | None:
     if problem := removed_group(argv, groups, defaults) or bad_interpolation(args, choices, defaults):
         return problem
     for group, value in choices.items():
-        options = [v.strip() for v in value.split(",")] if "," in value else [value.strip()]
-        for option in options:
+        for option in swept_options(value):
             if group in ("cell", "task") and (option in registry(group).broken or option in registry(group).failed):
                 return unavailable(group, option)  # a plugin set aside: say why, before anything is written
-            if option and option != "null" and option not in groups[group] and not option.startswith(("choice(", "range(", "glob(")):
+            if option and option != "null" and option not in groups[group]:
                 close = difflib.get_close_matches(option, groups[group], n=1)
                 return (f"unknown {group} {option!r}" + (f" (did you mean {close[0]}?)" if close else "") +
                         f"; choose one of: {', '.join(groups[group])}. `python -m seqfw --help` lists every group.")
@@ -148,11 +147,22 @@ def check_overrides(argv: list[str]) -> str | None:
         if group in ("cell", "task", "optim") and (experiment or "," in choices.get(group, "")) and group not in choices:
             continue  # an experiment (or a sweep over the group) may choose another option: leave it to Hydra
         chosen = choices.get(group, defaults.get(group))
-        swept = [o.strip() for o in chosen.split(",")] if chosen and "," in chosen else [chosen]
+        swept = (swept_options(chosen) or [None]) if chosen else [chosen]
         for option in swept:  # a sweep over the group: the key must exist in every option it runs
             if problem := _key_problem_in(arg, group, option, rest, chosen if len(swept) > 1 else None):
                 return problem
     return None
+
+
+def swept_options(value: str) -> list[str]:
+    """The options a group's value selects: ``a,b`` and ``choice(a,b)`` list them; ``range(...)``,
+    ``glob(...)`` and other sweep functions are Hydra's to expand (none are returned)."""
+    value = value.strip()
+    if match := re.fullmatch(r"choice\((.*)\)", value, re.S):
+        value = match.group(1)
+    elif re.match(r"\w+\(", value):
+        return []
+    return [v.strip() for v in value.split(",")]
 
 
 def _key_problem_in(arg: str, group: str, option: str, rest: str, sweep: str | None) -> str | None:

@@ -60,8 +60,17 @@ def load_plugins(load_entry_points: bool = True) -> Plugins:
     if load_entry_points:
         for ep in _entry_points():
             _load(plugins, ep)
-    pm.check_pending()
     return plugins
+
+
+def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
+    """Refuse a plugin with a hook implementation seqfw does not define (``seqfw_add_cell``, a typo): pluggy's
+    own check covers every plugin at once, so a plugin failing it is unregistered before the error goes on."""
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError:
+        pm.unregister(name=name)
+        raise
 
 
 def _entry_points() -> list:
@@ -89,20 +98,29 @@ def _load(plugins: Plugins, ep) -> None:
                f"name. Uninstall " + (f"{source.dist}." if taken.dist == "seqfw" else
                                        f"whichever of {source.dist} and {taken.dist} you do not want."))
         plugins.set_aside.append((ep.name, source, why))
-        _warn(why)
+        warn(why)
         return
     plugins.sources[ep.name] = source
     try:
         module = ep.load()
+        if (first := plugins.pm.get_name(module)) is not None:  # a second entry point naming one module
+            del plugins.sources[ep.name]
+            why = (f"seqfw plugin {ep.name!r} from {source} is set aside: it is the module {ep.value} again, already "
+                   f"registered as plugin {first!r}, whose cells and tasks are used. Ask the authors of "
+                   f"{source.dist} to declare it once.")
+            plugins.set_aside.append((ep.name, source, why))
+            warn(why)
+            return
         plugins.pm.register(module, name=ep.name)
+        _check_hooks(plugins.pm, ep.name)
     except (Exception, SystemExit) as err:  # a third party's import error (or exit()) must not stop seqfw
         plugins.failed[ep.name] = f"failed to load ({type(err).__name__}: {first_line(err)})"
-        _warn(f"seqfw plugin {ep.name!r} ({ep.value}, from {source}) {plugins.failed[ep.name]} and is skipped. "
+        warn(f"seqfw plugin {ep.name!r} ({ep.value}, from {source}) {plugins.failed[ep.name]} and is skipped. "
               f"Fix or uninstall {source.dist}; the other cells and tasks are unaffected.")
         return
     plugins.api[ep.name] = declared = getattr(module, API_ATTRIBUTE, None)
     if problem := api_problem(declared):
-        _warn(f"seqfw plugin {ep.name!r} from {source} {problem}")
+        warn(f"seqfw plugin {ep.name!r} from {source} {problem}")
 
 
 def api_problem(declared) -> str | None:
@@ -115,8 +133,9 @@ def api_problem(declared) -> str | None:
     ours = f"seqfw {version('seqfw')} implements plugin API {PLUGIN_API}"
     match = re.fullmatch(r"(\d+)\.(\d+)", declared) if isinstance(declared, str) else None
     if match is None:
-        return (f"declares {API_ATTRIBUTE} = {declared!r}, which is not a version like {PLUGIN_API!r}; "
-                f"{ours}. Set it to the plugin API the plugin was written for.")
+        form = "a string" if not isinstance(declared, str) else "major.minor"
+        return (f"declares {API_ATTRIBUTE} = {declared!r}, which is not a version like {PLUGIN_API!r} ({form}); "
+                f"{ours}. Set it to the plugin API the plugin was written for, as a string.")
     major, minor = (int(g) for g in match.groups())
     our_major, our_minor = (int(p) for p in PLUGIN_API.split("."))
     if major != our_major:
@@ -128,10 +147,17 @@ def api_problem(declared) -> str | None:
     return None
 
 
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first line of ``err``'s message, at most ``limit`` characters: a warning stays one readable line
+    whatever a plugin raises (even an exception whose ``str`` itself fails)."""
+    try:
+        text = str(err).strip()
+    except Exception:
+        text = ""
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= limit else line[:limit] + "..."
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
+    """One plugin problem, one line: a ``PluginWarning`` (the CLI prints it as ``warning: <message>``)."""
     warnings.warn(message, PluginWarning, stacklevel=3)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-import warnings
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -21,8 +20,8 @@ from ..engine.conformance import check_shapes
 from ..engine.errors import SeqfwError
 from ..engine.recurrence import Stacked, stack, unroll, unroll_backward
 from ..tasks import Task
-from .hookspecs import PluginError, PluginWarning, Spec
-from .loading import BUILTIN, ENTRY_POINT_GROUP, Plugins, Source, first_line, load_plugins
+from .hookspecs import PluginError, Spec
+from .loading import BUILTIN, ENTRY_POINT_GROUP, Plugins, Source, first_line, load_plugins, warn
 
 __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "Registry", "cell_registry", "get_plugin_manager",
            "make_cell", "make_task", "plugins", "recurrent", "registry", "source_of", "task_registry",
@@ -71,16 +70,14 @@ def source_of(kind: str, name: str) -> Source:
     return known.sources.get(known.owners.get(name), Source(None, None))
 
 
-def _warn(message: str) -> None:
-    warnings.warn(message, PluginWarning, stacklevel=3)
-
-
 def _collect(plugins: Plugins, kind: str) -> Registry:
     """Call every plugin's hook, in registration order (built-ins first); whatever a hook does wrong
     is reported and set aside, never raised."""
     hook = getattr(plugins.pm.hook, f"seqfw_add_{kind}s")
     out = Registry({}, {}, {}, [], dict(plugins.failed), plugins.sources)
-    for impl in hook.get_hookimpls():  # registration order: built-ins first
+    order = [name for name, _ in plugins.pm.list_name_plugin()]  # registration order: built-ins first
+    # not pluggy's call order, in which a plugin's tryfirst/trylast would outrank the built-ins' names
+    for impl in sorted(hook.get_hookimpls(), key=lambda impl: order.index(impl.plugin_name)):
         source = plugins.sources.get(impl.plugin_name, Source(None, None))
         try:
             specs = impl.function() or []
@@ -90,7 +87,7 @@ def _collect(plugins: Plugins, kind: str) -> Registry:
             problem = f"seqfw_add_{kind}s raised {type(err).__name__}: {first_line(err)}"
         if problem:
             out.failed[impl.plugin_name] = f"could not register its {kind}s ({problem})"
-            _warn(f"seqfw plugin {impl.plugin_name!r} from {source} {out.failed[impl.plugin_name]}; they are "
+            warn(f"seqfw plugin {impl.plugin_name!r} from {source} {out.failed[impl.plugin_name]}; they are "
                   f"skipped. Fix or uninstall {source.dist}; the other cells and tasks are unaffected.")
             continue
         for spec in specs:
@@ -100,25 +97,48 @@ def _collect(plugins: Plugins, kind: str) -> Registry:
 
 def _add(out: Registry, kind: str, spec, plugin: str, source: Source) -> None:
     """Register one spec under its name, unless the name is taken or the spec is broken."""
-    name = getattr(spec, "name", None)
-    if not isinstance(name, str) or not name.isidentifier():
-        why = (f"seqfw plugin {plugin!r} from {source} returned {spec!r:.80} from seqfw_add_{kind}s, which has "
-               f"no valid name (a Python identifier); it is skipped. Fix or uninstall {source.dist}.")
+    try:
+        name = getattr(spec, "name", None)
+    except Exception:  # a property that raises
+        name = None
+    if problem := name_problem(name):
+        shown = " ".join(_safe_repr(spec).split())[:80]
+        why = (f"seqfw plugin {plugin!r} from {source} returned {shown} from seqfw_add_{kind}s, whose name {problem}; "
+               f"it is skipped. Fix or uninstall {source.dist or 'that plugin'}.")
         out.set_aside.append((str(name), plugin, why))
-        _warn(why)
+        warn(why)
         return
     if name in out.owners:
         why = _taken(kind, name, source, out.sources.get(out.owners[name], Source(None, None)))
         out.set_aside.append((name, plugin, why))
-        _warn(why)
+        warn(why)
         return
     out.owners[name] = plugin
     problem = _problem(kind, spec)
     if problem:
         out.broken[name] = f"{kind} {name!r} from plugin {plugin!r} ({source}) is broken: {problem}"
-        _warn(out.broken[name] + ". The other cells and tasks are unaffected.")
+        warn(out.broken[name] + ". The other cells and tasks are unaffected.")
     else:
         out.specs[name] = spec
+
+
+RESERVED = ("null", "true", "false", "nan", "inf")  # what the command line reads as a value, not a name
+
+
+def name_problem(name) -> str | None:
+    """Why ``name`` cannot be selected as ``cell=<name>`` / ``task=<name>``, or None."""
+    if not isinstance(name, str) or not name.isidentifier():
+        return "is not a Python identifier"
+    if name.lower() in RESERVED:
+        return f"{name!r} would be read by the command line as a value ({name.lower()}), not as a name"
+    return None
+
+
+def _safe_repr(obj) -> str:
+    try:
+        return repr(obj)
+    except Exception:
+        return f"<{type(obj).__name__}>"
 
 
 def _taken(kind: str, name: str, source: Source, owner: Source) -> str:
@@ -138,10 +158,28 @@ def _problem(kind: str, spec) -> str | None:
         return f"seqfw_add_{kind}s must return seqfw.Spec objects, got {type(spec).__name__}"
     if not (isinstance(spec.cls, type) and issubclass(spec.cls, base)):
         return f"its class {spec.cls!r} is not a subclass of {base.__module__}.{base.__name__}"
-    if spec.config is not None and not dataclasses.is_dataclass(spec.config):
-        return f"its config {spec.config!r} is not a dataclass"
+    if problem := _config_problem(spec.config):
+        return problem
     if kind == "cell":
         return _probe(spec)
+    return None
+
+
+def _config_problem(config) -> str | None:
+    """Why a spec's config cannot be a config group's schema: not a dataclass class, a field without a
+    default (the command line composes every key from its default), or defaults it refuses itself."""
+    if config is None:
+        return None
+    if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+        return f"its config {_safe_repr(config)[:80]} is not a dataclass class"
+    required = [f.name for f in dataclasses.fields(config)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        return f"its config {config.__name__} has fields without a default ({', '.join(required)}); every option needs one"
+    try:
+        config()
+    except (Exception, SystemExit) as err:
+        return f"its config {config.__name__} refuses its own defaults ({type(err).__name__}: {first_line(err)})"
     return None
 
 
@@ -149,7 +187,11 @@ def _probe(spec) -> str | None:
     """Build the cell with its default options and check one step's every returned array against the
     declared shapes (distinct batch, input and hidden sizes, so NumPy cannot broadcast a wrong one into
     place), then two steps through the time loop. Milliseconds; the whole kit is ``seqfw.testing``."""
-    options = dataclasses.asdict(spec.config()) if spec.config else {}
+    try:
+        options = dataclasses.asdict(spec.config()) if spec.config else {}
+        spec.cls(5, 7, **options)
+    except (Exception, SystemExit) as err:
+        return f"building it with its default options failed ({type(err).__name__}: {first_line(err)})"
     try:
         check_shapes(lambda d, h: spec.cls(d, h, **options))
         cell = spec.cls(2, 3, **options)
@@ -218,14 +260,44 @@ def _construct(kind: str, name: str, spec: Spec, options: dict, construct):
         defaults = dataclasses.asdict(spec.config()) if spec.config else {}
         changed = ", ".join(f"{kind}.{k}={v!r}" for k, v in options.items() if defaults.get(k) != v)
         raise PluginError(f"{kind}={name} refused its options{f' ({changed})' if changed else ''}: {err}") from None
+    except Exception as err:
+        source = source_of(kind, name)
+        if source.dist == "seqfw":
+            raise  # a built-in's failure is seqfw's bug: the error boundary shows it as one
+        given = ", ".join(f"{kind}.{k}={v!r}" for k, v in options.items())
+        raise PluginError(f"{kind}={name} from {source} failed to build{f' with {given}' if given else ''} "
+                          f"({type(err).__name__}: {first_line(err)}). This is a bug in {source.dist or 'that plugin'}: "
+                          f"report it to its authors, fix or uninstall it, or choose another {kind}.") from None
 
 
 def _cell_factory(name: str, options: dict):
-    """``make(input_size, hidden_size)`` for cell ``name`` with ``options``, checked once, here."""
+    """``make(input_size, hidden_size)`` for cell ``name`` with ``options``, checked once, here. A plugin's
+    cell is probed again with these very options (the registry's probe used the defaults): a shape that
+    is wrong only for some option must not be broadcast into training either."""
     spec = _spec("cell", name)
     config = _config("cell", name, spec, options)
     values = dataclasses.asdict(config) if config is not None else {}
-    return lambda d, h: _construct("cell", name, spec, options, lambda: spec.cls(d, h, **values))
+
+    def make(d, h):
+        return _construct("cell", name, spec, options, lambda: spec.cls(d, h, **values))
+
+    if options and source_of("cell", name).dist != "seqfw":
+        _check_options(name, make, options)
+    return make
+
+
+def _check_options(name: str, make, options: dict) -> None:
+    """``check_shapes`` on a plugin cell built with the user's ``options``; a broken contract is the plugin's
+    error, named with its package."""
+    try:
+        check_shapes(make)
+    except AssertionError as err:  # the kit's CellCheckError
+        source = source_of("cell", name)
+        given = ", ".join(f"cell.{k}={v!r}" for k, v in options.items())
+        problems = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+        raise PluginError(f"cell={name} from {source} breaks the cell contract with {given}: {problems}. This is a "
+                          f"bug in {source.dist or 'that plugin'}: report it, or choose other options or another "
+                          f"cell.") from None
 
 
 def make_cell(name: str, input_size: int, hidden_size: int, **options: Any):

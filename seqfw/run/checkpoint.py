@@ -28,7 +28,7 @@ from ..engine.backend import to_host
 from ..engine.errors import SeqfwError
 from ..engine.optim import OPTIMIZERS
 from ..engine.tree import flatten
-from ..plugins.registry import cell_registry, make_cell, task_registry
+from ..plugins.registry import cell_registry, make_cell, registry, task_registry, unavailable
 from .config import CELL_SIZE, FIXED, optim_schema, option_schema, unknown_keys
 from .provenance import from_text, install_hint
 
@@ -243,8 +243,11 @@ def _schema(group: str, option, where: str, found: dict) -> type:
     if group in FIXED:
         return FIXED[group]
     known = {"cell": cell_registry(), "task": task_registry(), "optim": OPTIMIZERS}[group]
-    if isinstance(option, str) and option not in known and (hint := install_hint(group, option, found)):
-        raise CheckpointError(f"{where} names {group}={option}: {hint}.")
+    if isinstance(option, str) and option not in known and group in ("cell", "task"):
+        if option in registry(group).owners or option in registry(group).failed:  # installed, but set aside
+            raise CheckpointError(f"{where} names {group}={option}: {unavailable(group, option)}")
+        if hint := install_hint(group, option, found):
+            raise CheckpointError(f"{where} names {group}={option}: {hint}.")
     if not isinstance(option, str) or option not in known:
         raise CheckpointError(f"{where} names {group}={option!r}, which is not installed here (choose from "
                               f"{', '.join(sorted(known))}). {HINT}")

@@ -130,3 +130,71 @@ def test_the_builtins_and_the_good_plugin_cells_train_beside_them(site, tmp_path
         out = seqfw(f"cell={cell}", "tracking=none", *TINY, cwd=tmp_path, env=site)
         assert out.returncode == 0, out.stderr
         assert f"cell {cell} (H=" in out.stdout  # the built-in LSTM, not the plugin's "lstm"
+
+
+# -- past the first look: a misspelt hook, trylast, one module twice, configs, names, options --------------
+
+MORE = ["typo", "steal", "twoeps", "odd"]
+
+
+@pytest.fixture(scope="module")
+def more_site(tmp_path_factory):
+    return install([DISTS / name for name in MORE], tmp_path_factory.mktemp("more"))
+
+
+def test_subtler_plugin_faults_are_each_set_aside_and_named(more_site):
+    out = inventory(more_site)
+    assert out.returncode == 0 and all(line.startswith("warning: ") for line in out.stderr.splitlines()), out.stderr
+    rows = out.stdout
+    assert re.search(r"^  typo +seqfw-typo-hook 0\.1\.0  \(declares no plugin API\)  BROKEN: failed to load "
+                     r"\(PluginValidationError: unknown hook 'seqfw_add_cell' in plugin", rows, re.M)
+    assert re.search(r"^  lstm +seqfw-steal 0\.1\.0  SET ASIDE: cell 'lstm' from seqfw-steal 0\.1\.0 is set aside: "
+                     r"seqfw \S+ already registers 'lstm', and that one is used", rows, re.M)  # trylast wins nothing
+    assert re.search(r"^  two_b +seqfw-two-eps 0\.1\.0  SET ASIDE: .*it is the module seqfw_two_eps again, already "
+                     r"registered as plugin 'two_a'", rows, re.M)
+    assert re.search(r"^  two_rnn +seqfw-two-eps 0\.1\.0$", rows, re.M)
+    assert re.search(r"^  null +seqfw-odd-cells 0\.1\.0  SET ASIDE: .*whose name 'null' would be read by the command "
+                     r"line as a value \(null\), not as a name", rows, re.M)
+    assert re.search(r"^  needs_k +seqfw-odd-cells 0\.1\.0  BROKEN: .*its config NeedsK has fields without a default "
+                     r"\(k\); every option needs one$", rows, re.M)
+    assert re.search(r"^  reqtask +seqfw-odd-cells 0\.1\.0  BROKEN: .*its config ReqTaskConfig has fields without a "
+                     r"default \(path\)", rows, re.M)
+
+
+def test_options_are_checked_as_given_and_a_plugins_crash_names_its_package(more_site):
+    out = python("""
+        import warnings
+        warnings.simplefilter("ignore")
+        import seqfw
+        from seqfw.cells import LSTMCell
+        print(type(seqfw.make_cell("lstm", 2, 3)) is LSTMCell, seqfw.make_cell("sneaky", 2, 3).trunc)
+        for name, options in (("sneaky", {"trunc": True}), ("typeerr", {"k": 2})):
+            try:
+                seqfw.recurrent(name, 2, 3, **options)
+            except seqfw.PluginError as err:
+                print("ERR", err)
+    """, more_site)
+    assert out.returncode == 0, out.stderr
+    first, sneaky, typeerr = out.stdout.splitlines()
+    assert first == "True False"
+    assert sneaky == ("ERR cell=sneaky from seqfw-odd-cells 0.1.0 breaks the cell contract with cell.trunc=True: "
+                      "SneakyCell: wrong shape: the output h is (3, 1) but it must be (B, H) = (3, 7); wrong shape: new "
+                      "state.h is (3, 1) but the state is (3, 7). This is a bug in seqfw-odd-cells: report it, or "
+                      "choose other options or another cell.")
+    assert typeerr == ("ERR cell=typeerr from seqfw-odd-cells 0.1.0 failed to build with cell.k=2 (TypeError: k=2 is "
+                       "not supported by this build). This is a bug in seqfw-odd-cells: report it to its authors, fix or "
+                       "uninstall it, or choose another cell.")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["task=reqtask"], "error: task 'reqtask' from plugin 'odd' (seqfw-odd-cells 0.1.0) is broken: its config "
+                       "ReqTaskConfig has fields without a default (path); every option needs one. Fix or uninstall "
+                       "seqfw-odd-cells, or choose another task."),
+    (["cell=sneaky", "cell.trunc=true"], "error: cell=sneaky from seqfw-odd-cells 0.1.0 breaks the cell contract with "
+                                         "cell.trunc=True: SneakyCell: wrong shape: the output h is (3, 1)"),
+    (["--multirun", "cell=choice(lstm,needs_k)"], "error: cell 'needs_k' from plugin 'odd' (seqfw-odd-cells 0.1.0) is "
+                                                  "broken"),
+])
+def test_the_command_line_says_why_in_one_paragraph(more_site, tmp_path, args, message):
+    out = seqfw(*args, "tracking=none", *TINY, cwd=tmp_path, env=more_site)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr

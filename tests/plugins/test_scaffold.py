@@ -113,6 +113,8 @@ REFUSED_NAMES = [
              "letters, digits or underscores, not ending in '_'. Instead, use python -m seqfw.new_cell my_2rnn."),
     ("class", "'class' cannot be a cell name: it is a Python keyword. Instead, use python -m seqfw.new_cell "
               "class_cell."),
+    ("null", "'null' cannot be a cell name: 'null' would be read by the command line as a value (null), not as a "
+             "name. Instead, use python -m seqfw.new_cell null_cell."),
     ("lstm", "cell=lstm already exists (from seqfw "),
     ("builtin", "'builtin' is already a seqfw plugin's name (from seqfw "),
 ]
