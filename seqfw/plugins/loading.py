@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import warnings
-from importlib.metadata import entry_points, version
 from typing import NamedTuple
 
 import pluggy
@@ -48,6 +47,8 @@ class Plugins(NamedTuple):
 
 
 def seqfw_source() -> Source:
+    from importlib.metadata import version  # imported when plugins load, not with `import seqfw`
+
     return Source("seqfw", version("seqfw"))
 
 
@@ -76,6 +77,8 @@ def _check_hooks(pm: pluggy.PluginManager, name: str) -> None:
 def _entry_points() -> list:
     """Every ``seqfw`` entry point except seqfw's own, in a stable order (by distribution, then name), so
     which of two clashing plugins wins does not depend on the order of ``sys.path``."""
+    from importlib.metadata import entry_points
+
     own = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if not _is_seqfw(ep)]
     return sorted(own, key=lambda ep: (_source(ep).dist or "", ep.name))
 
@@ -130,7 +133,7 @@ def api_problem(declared) -> str | None:
     A plugin that declares nothing predates the declaration and is taken as written for 1.0."""
     if declared is None:
         return None
-    ours = f"seqfw {version('seqfw')} implements plugin API {PLUGIN_API}"
+    ours = f"{seqfw_source()} implements plugin API {PLUGIN_API}"
     match = re.fullmatch(r"(\d+)\.(\d+)", declared) if isinstance(declared, str) else None
     if match is None:
         form = "a string" if not isinstance(declared, str) else "major.minor"

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine.cells import Cell
-from ..engine.conformance import check_shapes
 from ..engine.errors import SeqfwError
 from ..engine.recurrence import Stacked, stack, unroll, unroll_backward
 from ..tasks import Task
@@ -192,6 +191,8 @@ def _probe(spec) -> str | None:
         spec.cls(5, 7, **options)
     except (Exception, SystemExit) as err:
         return f"building it with its default options failed ({type(err).__name__}: {first_line(err)})"
+    from ..engine.conformance import check_shapes  # the kit: loaded when a plugin's cell is probed
+
     try:
         check_shapes(lambda d, h: spec.cls(d, h, **options))
         cell = spec.cls(2, 3, **options)
@@ -289,6 +290,8 @@ def _cell_factory(name: str, options: dict):
 def _check_options(name: str, make, options: dict) -> None:
     """``check_shapes`` on a plugin cell built with the user's ``options``; a broken contract is the plugin's
     error, named with its package."""
+    from ..engine.conformance import check_shapes
+
     try:
         check_shapes(make)
     except AssertionError as err:  # the kit's CellCheckError
