@@ -68,17 +68,7 @@ def gru_simple_step(p, x, state):
         Γu    = σ(W_u [c<t-1>, x<t>] + b_u)
         c<t>  = Γu * c~<t> + (1 - Γu) * c<t-1>
     """
-    H = state.h.shape[1]
-    W_u, b_u = course_gate(p, 0, H)
-    W_c, b_c = course_gate(p, 1, H)
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        c_tilde = np.tanh(W_c @ np.concatenate([c_prev[i], x[i]]) + b_c)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c.append(gamma_u * c_tilde + (1 - gamma_u) * c_prev[i])
-    c = np.stack(c)
-    return c, (c,)
+    return _gru_simple(p, x, state, inverted=False)
 
 
 def gru_step(p, x, state):
@@ -89,19 +79,7 @@ def gru_step(p, x, state):
         c~<t> = tanh(W_c [Γr * c<t-1>, x<t>] + b_c)
         c<t>  = Γu * c~<t> + (1 - Γu) * c<t-1>
     """
-    H = state.h.shape[1]
-    W_r, b_r = course_gate(p, 0, H)
-    W_u, b_u = course_gate(p, 1, H)
-    W_c, b_c = course_gate(p, 2, H)
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c_tilde = np.tanh(W_c @ np.concatenate([gamma_r * c_prev[i], x[i]]) + b_c)
-        c.append(gamma_u * c_tilde + (1 - gamma_u) * c_prev[i])
-    c = np.stack(c)
-    return c, (c,)
+    return _gru(p, x, state, course_candidate)
 
 
 def gru_reset_after_step(p, x, state):
@@ -113,22 +91,57 @@ def gru_reset_after_step(p, x, state):
         c~<t> = tanh(W_xc x<t> + b_c + Γr * (W_hc c<t-1> + b_hn))
         c<t>  = Γu * c~<t> + (1 - Γu) * c<t-1>
     """
+    return _gru(p, x, state, lambda p, H, c_prev, x, gamma_r: np.tanh(
+        n_block(p, 'W_x', H) @ x + p['b'][2 * H:] + gamma_r * (n_block(p, 'W_h', H) @ c_prev + p['b_hn'])))
+
+
+# -- LSTM: GATES = ("i", "f", "g", "o"): i = Γu, f = Γf, g = c~, o = Γo ---------------------------
+
+def _gru_simple(p, x, state, inverted):
+    """The simplified GRU (GATES = ("z", "n")), c<t> = Γu * c~<t> + (1 - Γu) * c<t-1>, or with the update
+    gate's role inverted (the misreading)."""
     H = state.h.shape[1]
-    W_r, b_r = course_gate(p, 0, H)
-    W_u, b_u = course_gate(p, 1, H)
-    W_hc, W_xc, b_c, b_hn = p["W_h"][:, 2 * H:].T, p["W_x"][:, 2 * H:].T, p["b"][2 * H:], p["b_hn"]
-    c_prev = state.h
-    c = []
+    W_u, b_u = course_gate(p, 0, H)
+    W_c, b_c = course_gate(p, 1, H)
+    c_prev, c = state.h, []
     for i in range(len(x)):
-        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
+        c_tilde = np.tanh(W_c @ np.concatenate([c_prev[i], x[i]]) + b_c)
         gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c_tilde = np.tanh(W_xc @ x[i] + b_c + gamma_r * (W_hc @ c_prev[i] + b_hn))
-        c.append(gamma_u * c_tilde + (1 - gamma_u) * c_prev[i])
+        c.append(update(gamma_u, c_tilde, c_prev[i], inverted))
     c = np.stack(c)
     return c, (c,)
 
 
-# -- LSTM: GATES = ("i", "f", "g", "o"): i = Γu, f = Γf, g = c~, o = Γo ---------------------------
+def _gru(p, x, state, candidate, inverted=False):
+    """The full GRU (GATES = ("r", "z", "n")): Γr and Γu from their blocks, c~<t> from ``candidate(p, H,
+    c<t-1>, x<t>, Γr)`` (where the variants differ), then the update."""
+    H = state.h.shape[1]
+    W_r, b_r = course_gate(p, 0, H)
+    W_u, b_u = course_gate(p, 1, H)
+    c_prev, c = state.h, []
+    for i in range(len(x)):
+        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
+        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
+        c.append(update(gamma_u, candidate(p, H, c_prev[i], x[i], gamma_r), c_prev[i], inverted))
+    c = np.stack(c)
+    return c, (c,)
+
+
+def course_candidate(p, H, c_prev, x, gamma_r):
+    """c~<t> = tanh(W_c [Γr * c<t-1>, x<t>] + b_c)."""
+    W_c, b_c = course_gate(p, 2, H)
+    return np.tanh(W_c @ np.concatenate([gamma_r * c_prev, x]) + b_c)
+
+
+def n_block(p, name, H):
+    """The candidate's (n) block of W_x or W_h, as a course matrix (transposed)."""
+    return p[name][:, 2 * H:].T
+
+
+def update(gamma_u, c_tilde, c_prev, inverted):
+    """c<t> = Γu * c~<t> + (1 - Γu) * c<t-1>; inverted (PyTorch's convention, a misreading here) swaps them."""
+    return gamma_u * c_prev + (1 - gamma_u) * c_tilde if inverted else gamma_u * c_tilde + (1 - gamma_u) * c_prev
+
 
 def lstm_step(p, x, state):
     """The course's LSTM::
@@ -175,6 +188,11 @@ def peephole_lstm_step(p, x, state):
         Γo    = σ(W_o [a<t-1>, x<t>] + b_o + p_o * c<t>)
         a<t>  = Γo * tanh(c<t>)
     """
+    return _peephole_lstm(p, x, state, output_sees_new_c=True)
+
+
+def _peephole_lstm(p, x, state, output_sees_new_c):
+    """The peephole LSTM step; the output gate looks at the new c<t> or (misread) at c<t-1>."""
     H = state.h.shape[1]
     W_u, b_u = course_gate(p, 0, H)
     W_f, b_f = course_gate(p, 1, H)
@@ -189,7 +207,7 @@ def peephole_lstm_step(p, x, state):
         gamma_u = sigma(W_u @ a_x + b_u + p_i * c_prev[i])
         gamma_f = sigma(W_f @ a_x + b_f + p_f * c_prev[i])
         c.append(gamma_u * c_tilde + gamma_f * c_prev[i])
-        gamma_o = sigma(W_o @ a_x + b_o + p_o * c[-1])
+        gamma_o = sigma(W_o @ a_x + b_o + p_o * (c[-1] if output_sees_new_c else c_prev[i]))
         a.append(gamma_o * np.tanh(c[-1]))
     a, c = np.stack(a), np.stack(c)
     return a, (a, c)
@@ -223,17 +241,7 @@ def gru_simple_step_update_inverted(p, x, state):
 
         c<t> = Γu * c<t-1> + (1 - Γu) * c~<t>            wrong: the course keeps c<t-1> with 1 - Γu
     """
-    H = state.h.shape[1]
-    W_u, b_u = course_gate(p, 0, H)
-    W_c, b_c = course_gate(p, 1, H)
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        c_tilde = np.tanh(W_c @ np.concatenate([c_prev[i], x[i]]) + b_c)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c.append(gamma_u * c_prev[i] + (1 - gamma_u) * c_tilde)
-    c = np.stack(c)
-    return c, (c,)
+    return _gru_simple(p, x, state, inverted=True)
 
 
 def gru_step_update_inverted(p, x, state):
@@ -241,19 +249,7 @@ def gru_step_update_inverted(p, x, state):
 
         c<t> = Γu * c<t-1> + (1 - Γu) * c~<t>            wrong
     """
-    H = state.h.shape[1]
-    W_r, b_r = course_gate(p, 0, H)
-    W_u, b_u = course_gate(p, 1, H)
-    W_c, b_c = course_gate(p, 2, H)
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c_tilde = np.tanh(W_c @ np.concatenate([gamma_r * c_prev[i], x[i]]) + b_c)
-        c.append(gamma_u * c_prev[i] + (1 - gamma_u) * c_tilde)
-    c = np.stack(c)
-    return c, (c,)
+    return _gru(p, x, state, course_candidate, inverted=True)
 
 
 def gru_step_reset_after_product(p, x, state):
@@ -262,19 +258,8 @@ def gru_step_reset_after_product(p, x, state):
 
         c~<t> = tanh(W_xc x<t> + Γr * (W_hc c<t-1>) + b_c)     wrong: W_c [Γr * c<t-1>, x<t>] + b_c
     """
-    H = state.h.shape[1]
-    W_r, b_r = course_gate(p, 0, H)
-    W_u, b_u = course_gate(p, 1, H)
-    W_hc, W_xc, b_c = p["W_h"][:, 2 * H:].T, p["W_x"][:, 2 * H:].T, p["b"][2 * H:]
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c_tilde = np.tanh(W_xc @ x[i] + gamma_r * (W_hc @ c_prev[i]) + b_c)
-        c.append(gamma_u * c_tilde + (1 - gamma_u) * c_prev[i])
-    c = np.stack(c)
-    return c, (c,)
+    return _gru(p, x, state, lambda p, H, c_prev, x, gamma_r: np.tanh(
+        n_block(p, 'W_x', H) @ x + gamma_r * (n_block(p, 'W_h', H) @ c_prev) + p['b'][2 * H:]))
 
 
 def gru_reset_after_step_b_hn_outside(p, x, state):
@@ -283,19 +268,8 @@ def gru_reset_after_step_b_hn_outside(p, x, state):
 
         c~<t> = tanh(W_xc x<t> + b_c + b_hn + Γr * (W_hc c<t-1>))   wrong: Γr * (W_hc c<t-1> + b_hn)
     """
-    H = state.h.shape[1]
-    W_r, b_r = course_gate(p, 0, H)
-    W_u, b_u = course_gate(p, 1, H)
-    W_hc, W_xc, b_c, b_hn = p["W_h"][:, 2 * H:].T, p["W_x"][:, 2 * H:].T, p["b"][2 * H:], p["b_hn"]
-    c_prev = state.h
-    c = []
-    for i in range(len(x)):
-        gamma_r = sigma(W_r @ np.concatenate([c_prev[i], x[i]]) + b_r)
-        gamma_u = sigma(W_u @ np.concatenate([c_prev[i], x[i]]) + b_u)
-        c_tilde = np.tanh(W_xc @ x[i] + b_c + b_hn + gamma_r * (W_hc @ c_prev[i]))
-        c.append(gamma_u * c_tilde + (1 - gamma_u) * c_prev[i])
-    c = np.stack(c)
-    return c, (c,)
+    return _gru(p, x, state, lambda p, H, c_prev, x, gamma_r: np.tanh(
+        n_block(p, 'W_x', H) @ x + p['b'][2 * H:] + p['b_hn'] + gamma_r * (n_block(p, 'W_h', H) @ c_prev)))
 
 
 def lstm_step_blocks_in_equation_order(p, x, state):
@@ -309,21 +283,4 @@ def peephole_lstm_step_output_peeks_at_c_prev(p, x, state):
 
         Γo = σ(W_o [a<t-1>, x<t>] + b_o + p_o * c<t-1>)        wrong: p_o * c<t>
     """
-    H = state.h.shape[1]
-    W_u, b_u = course_gate(p, 0, H)
-    W_f, b_f = course_gate(p, 1, H)
-    W_c, b_c = course_gate(p, 2, H)
-    W_o, b_o = course_gate(p, 3, H)
-    p_i, p_f, p_o = p["p_i"], p["p_f"], p["p_o"]
-    a_prev, c_prev = state
-    a, c = [], []
-    for i in range(len(x)):
-        a_x = np.concatenate([a_prev[i], x[i]])
-        c_tilde = np.tanh(W_c @ a_x + b_c)
-        gamma_u = sigma(W_u @ a_x + b_u + p_i * c_prev[i])
-        gamma_f = sigma(W_f @ a_x + b_f + p_f * c_prev[i])
-        gamma_o = sigma(W_o @ a_x + b_o + p_o * c_prev[i])
-        c.append(gamma_u * c_tilde + gamma_f * c_prev[i])
-        a.append(gamma_o * np.tanh(c[-1]))
-    a, c = np.stack(a), np.stack(c)
-    return a, (a, c)
+    return _peephole_lstm(p, x, state, output_sees_new_c=False)
