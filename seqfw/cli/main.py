@@ -94,8 +94,10 @@ def _context():
         parent = marker.read_text().strip() if marker.exists() else None
     return RunContext(
         run_name=name + (f" [{' '.join(extra)}]" if extra else ""),
-        tags={"overrides": " ".join(overrides) or "(none)", **{f"choice.{k}": v for k, v in choices.items()
-                                                               if v and not k.startswith("hydra")}},
+        # one tag per config group chosen (cell, topology, task, backend, optim, experiment), by the group's name;
+        # the run (seqfw.run.loop) writes the first four from the composed config. tracking is always mlflow.
+        tags={"overrides": " ".join(overrides) or "(none)", **{k: v for k, v in choices.items()
+                                                               if v and not k.startswith("hydra") and k != "tracking"}},
         output_dir=out, parent_run_id=parent,
         config_files=sorted((out / ".hydra").glob("*.yaml")),
     ), hc.mode == RunMode.MULTIRUN

@@ -21,12 +21,14 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..plugins.registry import task_registry
+from ..run.comparison import log_comparison
 from ..run.life import SIGNALS
 from ..run.settings import ConfigError
-from ..run.tracking import JOB_FILE, PARENT_FILE, MlflowTracker, finish_sweep, sweep_summary
+from ..run.notes import experiment_note
+from ..run.tracking import JOB_FILE, PARENT_FILE, MlflowTracker, finish_sweep, run_link, sweep_summary
 from .main import guarded
 
-OPEN: dict = {}  # the parent run this process opened and has not closed: uri, run_id, sweep_dir, metric, maximize
+OPEN: dict = {}  # the parent run this process opened and has not closed: uri, run_id, sweep_dir, metric, link
 OUTCOME: dict = {}  # after the summary: jobs, failed
 
 
@@ -68,13 +70,17 @@ class SweepCallback(Callback):
         check_direction(config)
         if config.tracking.name != "mlflow":
             return
+        spec = task_registry().get(config.task.name)
+        own = config.tracking.experiment in (None, config.task.name)  # a named experiment gets no task's note
         parent = MlflowTracker(config.tracking.uri, config.tracking.experiment or config.task.name,
-                               run_name=f"sweep {overrides}", tags={"seqfw.sweep": "parent", "overrides": overrides})
+                               run_name=f"sweep {overrides}", tags={"seqfw.sweep": "parent", "overrides": overrides},
+                               description=experiment_note(spec.cls) if spec and own else None)
         parent.log_params({"sweep.overrides": overrides, "optimized_metric": _metric(config)[0]})
         sweep_dir = Path(config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         (sweep_dir / PARENT_FILE).write_text(parent.run_id)
-        OPEN.update(uri=config.tracking.uri, run_id=parent.run_id, sweep_dir=sweep_dir, metric=_metric(config))
+        OPEN.update(uri=config.tracking.uri, run_id=parent.run_id, sweep_dir=sweep_dir, metric=_metric(config),
+                    link=run_link(parent.experiment_id, parent.run_id, parent.uri))
         print(f"sweep: MLflow parent run {parent.run_id}", file=sys.stderr)
 
     @staticmethod
@@ -93,16 +99,23 @@ def close_open_sweep(status: str | None) -> bool:
 
 def _close(status: str | None) -> bool:
     uri, run_id, sweep_dir, (metric, maximize) = OPEN["uri"], OPEN["run_id"], OPEN["sweep_dir"], OPEN["metric"]
+    link = OPEN["link"]
     OPEN.clear()
     jobs = sum(1 for marker in sweep_dir.glob(f"*/{JOB_FILE}") if marker.read_text().strip() == run_id)
     try:
         table, rows = sweep_summary(uri, run_id, metric, maximize, jobs)
     except Exception as err:  # the store failed under the sweep: still try to close the parent
         table, rows = f"(no summary: {type(err).__name__}: {err})", []
+    try:
+        log_comparison(uri, run_id, [r["run_id"] for r in rows])
+    except Exception as err:  # the figure is a view of the children: the sweep's outcome does not hang on it
+        print(f"warning: the sweep's comparison figure could not be logged ({type(err).__name__}: {err})",
+              file=sys.stderr)
     final = finish_sweep(uri, run_id, table, rows, metric, jobs, status)
     failed = max(jobs, len(rows)) - sum(r["status"] == "FINISHED" for r in rows)
     OUTCOME.update(jobs=max(jobs, len(rows)), failed=failed)
     cut = f", cut short: {status}" if status else ""
     print(f"\n== sweep summary ({max(jobs, len(rows))} jobs, {len(rows)} runs{cut}; parent MLflow run {run_id} is "
-          f"{final}) ==\n{table}", file=sys.stderr if status else sys.stdout)
+          f"{final}) ==\n{table}\nthe sweep in MLflow (its children under it): {link}",
+          file=sys.stderr if status else sys.stdout)
     return True

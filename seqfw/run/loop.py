@@ -31,16 +31,17 @@ from omegaconf import OmegaConf
 
 from .._version import __version__
 from ..engine.backend import to_host
-from ..engine.tree import flatten
 from . import provenance
 from .build import Setup, build, describe
 from .checkpoint import save_checkpoint
 from .curves import Curves
 from .life import SIGNALS, Interrupted, hold_directory, phase
+from .notes import experiment_note
+from .param_norms import ParamNorms
 from .resume import Start, capture, resume_into
 from .settings import ConfigError, RunContext, RunResult, TrainingError
 from .step import train_step
-from .tracking import TrackingError, make_tracker, record_failed_job
+from .tracking import TrackingError, flat_params, make_tracker, record_failed_job
 
 SKIP_LIMIT = 10  # train.on_nonfinite=skip gives up after this many bad batches in a row
 
@@ -74,8 +75,14 @@ class Trainer:
         out_dir = Path(ctx.output_dir) if ctx.output_dir else Path(tempfile.mkdtemp(prefix="seqfw-"))
         self.ckpt_path = out_dir / "checkpoint.npz"
         xp, dtype = setup.backend.xp, setup.backend.dtype
-        self.curves = Curves("curves", tracker, setup.task, xp, dtype)
-        self.heatmap = Curves("heatmap", tracker, setup.task, xp, dtype)
+        t = cfg.topology
+        name = OmegaConf.select(cfg, "tracking.run_name", default=None) or ctx.run_name  # as the store names it
+        name = name if len(name) <= 60 else name[:59] + "…"
+        title = (f"{name} · cell {cfg.cell.name} (H={cfg.cell.hidden_size}) · task {setup.task.name} · "
+                 f"{setup.kind}{', bidirectional' if t.bidirectional else ''}, {t.num_layers} layer(s)")
+        self.curves = Curves(("curves", "lag"), tracker, setup.task, xp, dtype, title, start.step)
+        self.heatmap = Curves(("heatmap",), tracker, setup.task, xp, dtype, title, start.step)
+        self.param_norms = ParamNorms(tracker, title, start.step)  # grad_norms/params.json and .png
         points = np.linspace(0, self.t.steps, self.t.grad_curves).round().astype(int) if self.t.grad_curves else []
         self.curve_steps = {int(p) for p in points}
 
@@ -113,6 +120,7 @@ class Trainer:
         self.handle_nonfinite(result.bad, step)
         if result.logged:
             self.tracker.log_metrics({**result.logged, "throughput/tokens_per_s": self.state.rate()}, step)
+            self.param_norms.add(step, result.param_norms)
         if step % self.t.eval_every == 0 or step == self.t.steps:
             self.evaluate(step)
         if step % self.t.checkpoint_period == 0 and step < self.t.steps:
@@ -122,12 +130,13 @@ class Trainer:
     def stop(self, step: int) -> None:
         """A signal asked to stop: the metrics so far and the whole state after ``step`` are saved first."""
         self.tracker.flush()
+        self.param_norms.log()
         path = self.checkpoint(step)
         SIGNALS.delivered()
         raise Interrupted(SIGNALS.signum, step, str(path))
 
     def log_config(self) -> None:
-        self.tracker.log_params(flatten(OmegaConf.to_container(self.cfg, resolve=True)))
+        self.tracker.log_params(flat_params(OmegaConf.to_container(self.cfg, resolve=True)))  # nulls too
         self.tracker.log_text(OmegaConf.to_yaml(self.cfg), "config/resolved.yaml")
         for path in self.ctx.config_files:
             self.tracker.log_artifact(str(path), "config/hydra")
@@ -157,6 +166,7 @@ class Trainer:
         self.tracker.log_metrics(self.state.metrics, step)
         self.tracker.log_text(s.task.samples(s.model, s.params, s.backend.xp), f"samples/step_{step:06d}.txt")
         self.heatmap.record(step, s.model, s.params, draw=step == self.t.steps)
+        self.param_norms.log(draw=step == self.t.steps)
         self.tracker.flush()
 
     def checkpoint(self, step: int) -> Path:
@@ -176,7 +186,7 @@ class Trainer:
         st.last_good = (t.steps, ckpt)
         self.tracker.log_artifact(str(ckpt), "checkpoints")
         phase("model")
-        self.tracker.log_model(str(ckpt), provenance.requirements(provenance.sources(self.cfg)))
+        self.tracker.log_model(str(ckpt), provenance.requirements(provenance.sources(self.cfg)), step=t.steps)
         if self.metric not in st.metrics:
             raise ConfigError(f"optimized_metric={self.metric!r} is not reported by task={self.s.task.name}; it "
                               f"reports {', '.join(sorted(st.metrics))}")
@@ -199,14 +209,13 @@ def fit(cfg, ctx: RunContext | None = None) -> RunResult:
         rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
         claim_directories(ctx, setup.train.resume)
         start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
-        tags = {"cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
-                "backend": setup.backend.name, "seqfw_version": __version__, **provenance.tags(provenance.sources(cfg)),
-                **ctx.tags}
+        tags = {**ctx.tags, "cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
+                "backend": setup.backend.name, "seqfw_version": __version__, **provenance.tags(provenance.sources(cfg))}
         if ctx.output_dir:
             tags["seqfw.output_dir"] = str(Path(ctx.output_dir).resolve())
         with SIGNALS.protected():  # the run is created whole, or not at all
             tracker = make_tracker(cfg.tracking, setup.task.name, ctx.run_name, tags, ctx.parent_run_id,
-                                   start.run_id, start.step, setup.train.resume)
+                                   start.run_id, start.step, setup.train.resume, experiment_note(setup.task))
             phase("tracker")
         if setup.train.resume and tracker.run_id:
             say_how_resumed(tracker, start)

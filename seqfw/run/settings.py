@@ -23,7 +23,7 @@ class TrainSettings:
     steps: int = 1500
     batch_size: int = 32
     eval_every: int = 250
-    log_every: int = 25  # train/loss, grad_norm/* and throughput every N steps
+    log_every: int = 25  # train/loss, grad_norm/global, throughput and per-parameter gradient norms every N steps
     bptt: Optional[int] = None  # truncated BPTT window; null = full BPTT
     clip_norm: Optional[float] = 5.0  # global-norm clipping threshold; null = off
     clip_value: Optional[float] = None  # elementwise clipping; null = off

@@ -15,8 +15,9 @@ from .settings import TrainSettings
 
 class StepResult(NamedTuple):
     loss: float
-    logged: dict | None  # every train.log_every steps: the metrics to log (gradient norms before clipping)
+    logged: dict | None  # every train.log_every steps: the metrics to log (the global gradient norm before clipping)
     bad: str | None  # what was not finite (the update was then not applied), else None
+    param_norms: dict | None = None  # with ``logged``: each parameter's gradient norm before clipping, by its path
 
 
 def loss_and_grads(model, params, batch: Batch, bptt: int | None, noise) -> tuple[float, dict]:
@@ -43,13 +44,13 @@ def train_step(model, params, opt: Optimizer, batch: Batch, t: TrainSettings, no
         return StepResult(loss, None, f"the training loss became {loss}")
     if not math.isfinite(total):
         return StepResult(loss, None, f"the gradient became non-finite (global norm {total})")
-    logged = None
+    logged = per_param = None
     if step % t.log_every == 0:
-        per_param = {f"grad_norm/{k}": math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
-        logged = {"train/loss": loss, "grad_norm/global": total, **per_param}
+        logged = {"train/loss": loss, "grad_norm/global": total}
+        per_param = {k: math.sqrt(float((g * g).sum())) for k, g in flatten(grads).items()}
     if t.clip_norm:
         clip_by_global_norm(grads, t.clip_norm, norm=total)
     if t.clip_value:
         clip_by_value(grads, t.clip_value)
     opt.step(grads)
-    return StepResult(loss, logged, None)
+    return StepResult(loss, logged, None, per_param)

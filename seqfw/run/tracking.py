@@ -7,6 +7,11 @@ Step metrics are buffered and sent with ``log_batch`` (one call per point
 would cost ~4 ms each on sqlite). ``open_store`` checks a store before MLflow
 touches it (``seqfw.run.store``: the URI, the SQLite file, the set-up lock) and
 returns a client whose store faults raise ``TrackingError``.
+
+What makes a run easy to browse is decided here too: ``run_link`` (every link seqfw prints: the
+run's page in the UI's model-training view), the experiment's description and kind
+(``ensure_experiment``), the config as params with its null settings (``flat_params``), and the
+trained model as an MLflow 3 logged model of the run (``MlflowTracker.log_model``).
 """
 from __future__ import annotations
 
@@ -24,6 +29,12 @@ from . import store
 
 PARENT_FILE = ".seqfw_parent_run"  # in a sweep's directory: the parent run id for the jobs
 JOB_FILE = ".seqfw_job"  # in a sweep job's directory: the parent run id (the summary counts the jobs)
+UI_ADDRESS = "http://127.0.0.1:5000"  # where `mlflow ui` serves by default
+NOTE_TAG = "mlflow.note.content"  # an experiment's description, as the MLflow UI shows it (Markdown)
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"  # MLflow's own tag: "Machine learning"
+MODEL_NAME = "model"  # the logged model's name: runs:/<run id>/model finds it by this name
+MODEL_TAGS = ("cell", "topology", "task", "backend", "seqfw_version", "seqfw.cell.dist", "seqfw.cell.dist_version",
+              "seqfw.task.dist", "seqfw.task.dist_version")  # the run's tags the logged model carries too
 
 
 class TrackingError(SeqfwError, RuntimeError):
@@ -39,6 +50,34 @@ def resolve_uri(uri: str | None, key: str = "tracking.uri") -> str:
                                uri_key(uri, key))
     except store.StoreProblem as problem:
         raise TrackingError(str(problem)) from None
+
+
+def run_link(experiment_id: str, run_id: str, uri: str | None = None) -> str:
+    """The address of a run's page in the MLflow UI, opened in its model-training view.
+
+    MLflow 3's UI opens an experiment in its GenAI view (traces) unless the address says otherwise: it
+    reads the view from the ``workflowType`` search parameter (``genai`` or ``machine_learning``) before
+    the choice stored in the browser. The UI routes inside the URL's fragment (a hash router), so the
+    parameter goes after the route, inside the fragment: ``/#/experiments/<id>/runs/<id>?workflowType=...``.
+    A tracking server (``uri`` http(s)://) serves the UI itself; any other store is browsed with
+    ``mlflow ui`` at its default address."""
+    base = uri.rstrip("/") if uri and uri.startswith(("http://", "https://")) else UI_ADDRESS
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def flat_params(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A config (nested dicts and lists) as MLflow params: ``{dotted.key: value}``. A null setting is kept (its
+    value ``None``, logged as the text ``None``), and so is an empty list or mapping: a param for every key."""
+    if isinstance(tree, dict) and tree:
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)) and tree:
+        items = enumerate(tree)
+    else:
+        return {prefix: tree} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in items:
+        out.update(flat_params(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
 
 
 def uri_key(uri: str | None, key: str = "tracking.uri") -> str:
@@ -58,9 +97,10 @@ class NoTracker:
     def log_metrics(self, metrics: dict, step: int) -> None: ...
     def log_text(self, text: str, path: str) -> None: ...
     def log_dict(self, obj: Any, path: str) -> None: ...
+    def read_dict(self, path: str) -> Any: ...
     def log_figure(self, make_figure, path: str) -> None: ...
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None: ...
-    def log_model(self, checkpoint: str, requirements: list[str]) -> None: ...
+    def log_model(self, checkpoint: str, requirements: list[str], step: int = 0) -> None: ...
     def flush(self) -> None: ...
     def finish(self, status: str = "FINISHED") -> str:
         return status
@@ -74,13 +114,14 @@ class MlflowTracker:
 
     def __init__(self, uri: str | None, experiment: str, run_name: str | None = None, tags: dict | None = None,
                  parent_run_id: str | None = None, resume_run_id: str | None = None, resume_step: int = 0,
-                 resume_path: str | None = None):
+                 resume_path: str | None = None, description: str | None = None):
         if resume_run_id and (path := store.sqlite_path(resolve_uri(uri))) is not None and not path.exists():
             raise TrackingError(  # refused without creating an empty store where the run is not
                 f"cannot resume MLflow run {resume_run_id}: there is no MLflow store at {path}. Resume against the "
                 "store the run was started with (tracking.uri / MLFLOW_TRACKING_URI), or with tracking=none.")
         self.uri, self.client = open_store(uri)
         self._metrics: list = []
+        self._latest: dict = {}  # metric key -> its last point (the logged model is linked to the final ones)
         self.fresh, self.status, self.note = True, None, None  # status: the terminal one, once written
         tags = {k: str(v) for k, v in (tags or {}).items()}
         if resume_run_id:
@@ -93,7 +134,7 @@ class MlflowTracker:
                 return
             experiment = self.client.get_experiment(self.client.get_run(resume_run_id).info.experiment_id).name
             tags.update({"seqfw.resumed_from": resume_run_id, "seqfw.resumed_from_step": str(resume_step)})
-        self.experiment_id = ensure_experiment(self.client, experiment, self.uri)
+        self.experiment_id = ensure_experiment(self.client, experiment, self.uri, description)
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         try:
@@ -113,7 +154,9 @@ class MlflowTracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._metrics += [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        points = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        self._metrics += points
+        self._latest.update((m.key, m) for m in points)
         if len(self._metrics) >= 900:
             self.flush()
 
@@ -128,6 +171,17 @@ class MlflowTracker:
     def log_dict(self, obj: Any, path: str) -> None:
         self.client.log_dict(self.run_id, obj, path)
 
+    def read_dict(self, path: str) -> Any:
+        """The JSON artifact ``path`` of this run, read back; None where it has none (or it cannot be read)."""
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            try:  # not there (a run from before it was logged) or unreadable: the caller starts afresh
+                return json.loads(Path(self.client.download_artifacts(self.run_id, path, tmp)).read_text())
+            except Exception:
+                return None
+
     def log_figure(self, make_figure, path: str) -> None:
         """``make_figure()`` builds a matplotlib ``Figure`` (no pyplot: nothing to close); it is only called
         when tracking is on."""
@@ -136,18 +190,48 @@ class MlflowTracker:
     def log_artifact(self, local_path: str, artifact_dir: str | None = None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
-    def log_model(self, checkpoint: str, requirements: list[str]) -> None:
-        """The trained model as a pyfunc model under ``model/``: ``mlflow.pyfunc.load_model("runs:/<id>/model")``;
-        ``requirements`` are its pip requirements (seqfw and the plugin packages of its cell and task)."""
+    def log_model(self, checkpoint: str, requirements: list[str], step: int = 0) -> None:
+        """The trained model as an MLflow 3 logged model named ``model``: a pyfunc model (``seqfw.run.serving``
+        loads it) whose pip requirements are ``requirements`` (seqfw and the plugin packages of its cell and
+        task), linked to this run at ``step`` with the run's metrics of that step, its params and main tags.
+
+        It shows in the run's "Logged models" and the experiment's "Models", and loads as
+        ``mlflow.pyfunc.load_model("models:/<model id>")`` or ``"runs:/<run id>/model"`` (MLflow finds a run's
+        logged model by its name). Its files live with the model (``<experiment>/models/<model id>/artifacts``),
+        not among the run's artifacts. Written through the client, not MLflow's fluent API: a fluent run
+        would end this run (the loop owns its terminal state), and the fluent model calls put a model logged
+        outside a fluent run in the default experiment and the global tracking URI's store."""
         import tempfile
 
         import mlflow.pyfunc
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
+        from mlflow.models import Model
 
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "model"
-            mlflow.pyfunc.save_model(str(path), loader_module="seqfw.run.serving", data_path=str(checkpoint),
-                                     pip_requirements=requirements)
-            self.client.log_artifacts(self.run_id, str(path), "model")
+        run = self.client.get_run(self.run_id)  # its params and tags, also those of a run this process continues
+        model = self.client.create_logged_model(
+            self.experiment_id, name=MODEL_NAME, source_run_id=self.run_id, params=dict(run.data.params),
+            tags={k: v for k, v in run.data.tags.items() if k in MODEL_TAGS})
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / MODEL_NAME
+                about = Model(artifact_path=model.artifact_location, model_uuid=model.model_id, run_id=self.run_id,
+                              model_id=model.model_id)
+                mlflow.pyfunc.save_model(str(path), loader_module="seqfw.run.serving", data_path=str(checkpoint),
+                                         pip_requirements=requirements, mlflow_model=about)
+                self.client.log_model_artifacts(model.model_id, str(path))
+            self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step)])
+            self.flush()  # the run's points of ``step`` are stored first: the model's copies are the same points
+            final = [Metric(m.key, m.value, m.timestamp, m.step, model_id=model.model_id)
+                     for m in self._latest.values() if m.step == step]
+            if final:
+                self.client.log_batch(self.run_id, metrics=final)
+            self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        except BaseException:
+            try:
+                self.client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+            except Exception:
+                pass
+            raise
 
     def finish(self, status: str = "FINISHED") -> str:
         """Mark the run ``status`` (once: a run already ended keeps its state) and return the status the
@@ -171,9 +255,11 @@ class MlflowTracker:
         return f"RUNNING (the store refused the end of the run: {problem})"
 
     def browse_hint(self) -> str:
-        where = f"mlflow ui --backend-store-uri {shlex.quote(self.uri)}" if self.uri.startswith("sqlite") else self.uri
-        return (f"MLflow run {self.run_id} (experiment {self.experiment_id}); browse with `{where}` "
-                f"then open http://127.0.0.1:5000/#/experiments/{self.experiment_id}/runs/{self.run_id}")
+        link = run_link(self.experiment_id, self.run_id, self.uri)
+        if self.uri.startswith(("http://", "https://")):  # the server serves the UI
+            return f"MLflow run {self.run_id} (experiment {self.experiment_id}); open {link}"
+        return (f"MLflow run {self.run_id} (experiment {self.experiment_id}); browse with "
+                f"`mlflow ui --backend-store-uri {shlex.quote(self.uri)}` then open {link}")
 
 
 HTTP_DEFAULTS = {  # MLflow's own: 7 retries, back-off factor 2, 120 s: a failing server takes minutes to say so
@@ -332,19 +418,24 @@ def _store_error(uri: str, err: Exception, key: str = "tracking.uri") -> Trackin
     )
 
 
-def ensure_experiment(client, name: str, uri: str) -> str:
-    """The id of experiment ``name``, created if needed."""
+def ensure_experiment(client, name: str, uri: str, description: str | None = None) -> str:
+    """The id of experiment ``name``, created if needed, tagged as a model-training experiment and described by
+    ``description`` (MLflow's experiment description, its tag ``mlflow.note.content``). An existing experiment
+    gets those tags only where it has none: a description or kind someone gave it stays."""
+    wanted = {KIND_TAG: KIND, **({NOTE_TAG: description} if description else {})}
     try:
         exp = client.get_experiment_by_name(name)
-        if exp is not None:
-            return exp.experiment_id
-        try:  # MLflow's default artifact location: <cwd>/mlruns/<experiment id> for a local store
-            return client.create_experiment(name)
-        except Exception:  # another process created it first
-            exp = client.get_experiment_by_name(name)
-            if exp is None:
-                raise
-            return exp.experiment_id
+        if exp is None:
+            try:  # MLflow's default artifact location: <cwd>/mlruns/<experiment id> for a local store
+                return client.create_experiment(name, tags=wanted)
+            except Exception:  # another process created it first
+                exp = client.get_experiment_by_name(name)
+                if exp is None:
+                    raise
+        for key, value in wanted.items():
+            if not (exp.tags.get(key) or "").strip():
+                client.set_experiment_tag(exp.experiment_id, key, value)
+        return exp.experiment_id
     except TrackingError:
         raise
     except Exception as err:
@@ -352,13 +443,18 @@ def ensure_experiment(client, name: str, uri: str) -> str:
 
 
 def make_tracker(tracking, experiment: str, run_name: str, tags: dict, parent_run_id: str | None = None,
-                 resume_run_id: str | None = None, resume_step: int = 0, resume_path: str | None = None):
+                 resume_run_id: str | None = None, resume_step: int = 0, resume_path: str | None = None,
+                 description: str | None = None):
+    """The run's tracker; ``description``: its task's, written where the experiment has none, and only to the
+    task's own experiment (one named by ``tracking.experiment`` may hold runs of several tasks)."""
     if tracking.name == "none":
         return NoTracker()
     if tracking.name != "mlflow":
         raise TrackingError(f"unknown tracking {tracking.name!r}; choose tracking=mlflow or tracking=none")
+    if tracking.experiment and tracking.experiment != experiment:
+        description = None
     return MlflowTracker(tracking.uri, tracking.experiment or experiment, tracking.run_name or run_name, tags,
-                         parent_run_id, resume_run_id, resume_step, resume_path)
+                         parent_run_id, resume_run_id, resume_step, resume_path, description)
 
 
 def sweep_summary(uri: str | None, parent_run_id: str, metric: str, maximize: bool = True,

@@ -73,7 +73,10 @@ class AgreementTask(ClassifyTask):
     name = "agreement"
     classes = ("was", "were")
     info = TaskInfo(topologies=("many_to_one", "one_to_one"), bidirectional=True, metric="val/accuracy",
-                    default_topology="many_to_one", metrics=("val/accuracy", "val/loss"))
+                    default_topology="many_to_one", metrics=("val/accuracy", "val/loss"),
+                    summary="Choose \"was\" or \"were\" after a long relative clause: the verb agrees with the "
+                            "subject, many words back.",
+                    chance="val/accuracy = 0.5 (singular and plural as likely), val/loss = ln 2 ≈ 0.693")
 
     def __init__(self, cfg: AgreementConfig):
         require(1 <= cfg.clause_min <= cfg.clause_max, "clause_min", cfg.clause_min,

@@ -24,6 +24,11 @@ class TaskInfo:
     # every metric ``evaluate()`` reports, so that ``optimized_metric`` is checked before training;
     # () = not declared (a plugin's task): the runner then asks ``evaluate()`` once, before the run
     metrics: tuple[str, ...] = ()
+    # what the task asks of a network, in one sentence, and what a model without skill scores on its
+    # metrics: both written into the MLflow experiment's description (a plugin's task that leaves them
+    # empty is described by its docstring's first line and its metrics)
+    summary: str = ""
+    chance: str = ""
 
 
 DATA_SHARE = 0.5  # a task's generated data may take at most this share of the memory available

@@ -77,7 +77,10 @@ def split_lines(text: str, max_len: int, source: str) -> list[str]:
 class CharLMTask(LanguageModelTask):
     name = "char_lm"
     info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/bpc", maximize=False,
-                    metrics=("val/bpc", "val/loss", "val/perplexity", "val/loss_per_sequence", "sample/new_share"))
+                    metrics=("val/bpc", "val/loss", "val/perplexity", "val/loss_per_sequence", "sample/new_share"),
+                    summary="Predict the next character of a first name (or of a line of text), and sample new ones.",
+                    chance="uniform over the V symbols of the vocabulary: val/bpc = log2 V, val/perplexity = V "
+                           "(census names: V = 55, 5.78 bpc)")
 
     def __init__(self, cfg: CharLMConfig):
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")

@@ -39,7 +39,11 @@ class NERTask(Task):
 
     name = "ner"
     info = TaskInfo(topologies=("many_to_many",), bidirectional=True, metric="val/entity_f1",
-                    metrics=("val/entity_f1", "val/token_accuracy", "val/ambiguous_accuracy"))
+                    metrics=("val/entity_f1", "val/token_accuracy", "val/ambiguous_accuracy"),
+                    summary="Tag every token of a sentence with its named-entity tag (O, or B-/I- of PER, LOC, ORG).",
+                    chance="always the majority tag O: val/token_accuracy ≈ 0.69 on the generated corpus, "
+                           "val/entity_f1 = 0; val/ambiguous_accuracy ≈ 0.5 for a model that cannot read the next "
+                           "word (only it tells the two readings apart)")
     BYTES_PER_SENTENCE = 3000  # generated, tokenised and encoded: ~1.5 kB measured, doubled
 
     def __init__(self, cfg: NERConfig):

@@ -1,5 +1,6 @@
 """The command line as a user runs it: `python -m seqfw ...` in a subprocess, in a fresh directory,
 with its MLflow runs read back through the MLflow client."""
+import json
 import os
 import re
 import subprocess
@@ -23,18 +24,30 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     assert run.info.status == "FINISHED" and run.info.run_name == "lstm-bidir [train.grad_curves=3 " + " ".join(TINY) + "]"
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "ner" and exp.artifact_location == str(tmp_path / "mlruns" / exp.experiment_id)
+    # the printed link opens the run in the UI's model-training view (docs/mlflow.md)
+    assert (f"then open http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs/{run_id}"
+            "?workflowType=machine_learning\n") in out.stdout
+    note = exp.tags["mlflow.note.content"]  # the experiment's description: the task, its metrics, chance level
+    assert note.startswith("**ner**: Tag every token") and "`val/entity_f1` (optimised, higher is better)" in note
+    assert "Chance level: always the majority tag O" in note and "**Model training**" in note
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     p = run.data.params
     assert p["cell.name"] == "lstm" and p["topology.bidirectional"] == "True" and p["train.steps"] == "40"
     assert p["optim.lr"] == "0.005" and p["task.name"] == "ner"
+    # null settings are params too
+    assert p["train.bptt"] == p["train.clip_value"] == p["optimized_metric"] == p["tracking.uri"] == "None"
     t = run.data.tags
-    assert (t["cell"], t["topology"], t["task"], t["backend"]) == ("lstm", "bidir", "ner", "numpy")
+    assert (t["cell"], t["topology"], t["task"], t["backend"], t["optim"]) == ("lstm", "bidir", "ner", "numpy", "adam")
     assert t["seqfw_version"] and "topology=bidir" in t["overrides"]
+    assert not [k for k in t if k.startswith("choice.")]  # one tag per choice: `cell`, not also `choice.cell`
 
     history = lambda key: [m.step for m in client.get_metric_history(run_id, key)]  # noqa: E731
     assert history("train/loss") == [10, 20, 30, 40]
     assert history("val/entity_f1") == [20, 40] and history("val/ambiguous_accuracy") == [20, 40]
     assert history("grad_norm/global") == [10, 20, 30, 40]
-    assert history("grad_norm/rnn.layers.0.bwd.W_h") == [10, 20, 30, 40]
+    # the headline metrics only: each parameter's gradient norm is in grad_norms/params.json, not a metric
+    assert sorted(run.data.metrics) == ["grad_norm/global", "throughput/tokens_per_s", "train/loss",
+                                        "val/ambiguous_accuracy", "val/entity_f1", "val/token_accuracy"]
     assert len(history("throughput/tokens_per_s")) == 4
     losses = [m.value for m in client.get_metric_history(run_id, "train/loss")]
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
@@ -44,28 +57,46 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     files = {os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs}
     assert {"config/resolved.yaml", "config/hydra/config.yaml", "config/hydra/overrides.yaml",
             "grad_norms/curves.json", "grad_norms/curves.png", "grad_norms/heatmap.json",
-            "grad_norms/heatmap.png", "model/MLmodel", "samples/step_000020.txt",
-            "samples/step_000040.txt", "checkpoints/checkpoint.npz"} <= files
-    import json
-
-    curves = json.load(open(os.path.join(local, "grad_norms/curves.json")))
-    assert set(curves) == {"layer0/fwd", "layer0/bwd"} and set(curves["layer0/fwd"]) == {"0", "20", "40"}
-    assert all(v >= 0 for v in curves["layer0/bwd"]["40"]) and max(curves["layer0/bwd"]["0"]) > 0
-    heat = json.load(open(os.path.join(local, "grad_norms/heatmap.json")))  # every evaluation, and step 0
-    assert set(heat) == {"layer0/fwd", "layer0/bwd"} and set(heat["layer0/fwd"]) == {"0", "20", "40"}
-    assert heat["layer0/fwd"]["40"] == curves["layer0/fwd"]["40"]
+            "grad_norms/heatmap.png", "grad_norms/lag.json", "grad_norms/lag.png", "samples/step_000020.txt",
+            "grad_norms/params.json", "grad_norms/params.png", "samples/step_000040.txt",
+            "checkpoints/checkpoint.npz"} <= files
+    params = json.load(open(os.path.join(local, "grad_norms/params.json")))  # every log_every steps, per parameter
+    assert "lstm-bidir" in params["title"] and params["x"] == "training step"
+    assert {"embed.W", "rnn.layers.0.fwd.W_h", "rnn.layers.0.bwd.W_h", "head.W"} <= set(params["norms"])
+    assert all(set(by_step) == {"10", "20", "30", "40"} and min(by_step.values()) > 0
+               for by_step in params["norms"].values())
+    views = {name: json.load(open(os.path.join(local, f"grad_norms/{name}.json"))) for name in ("curves", "lag",
+                                                                                              "heatmap")}
+    for name, view in views.items():  # forward panel first; what it measures and for which run, said in it
+        assert list(view["norms"]) == ["layer0/fwd", "layer0/bwd"] and view["view"] == name
+        assert "lstm-bidir" in view["title"] and "task ner" in view["title"] and "L = Σ_t L⟨t⟩" in view["loss"]
+        assert set(view["norms"]["layer0/fwd"]) == {"0", "20", "40"}  # grad_curves=3 points; heatmap: evaluations
+        assert all(v > 0 for v in view["norms"]["layer0/bwd"]["40"])
+        count = view["count"]["layer0/fwd"]  # sequences per point: all of the curve batch, then fewer
+        assert count == sorted(count, reverse=True) and count[0] > count[-1] >= 1
+        assert len(view["norms"]["layer0/fwd"]["40"]) == len(count)
+    assert views["heatmap"]["norms"]["layer0/fwd"]["40"] == views["curves"]["norms"]["layer0/fwd"]["40"]
+    lag = views["lag"]["norms"]["layer0/fwd"]["40"]
+    assert lag[0] > lag[-1] and views["lag"]["x"].startswith("distance k")
     sample = open(os.path.join(local, "samples/step_000040.txt")).read()
     assert "token / gold / predicted" in sample and "(ambiguous)" in sample
-    # the trained model, as a pyfunc model, loads and tags in a fresh process
-    code = ("import mlflow.pyfunc, sys; m = mlflow.pyfunc.load_model(sys.argv[1]); "
-            "print(m.predict(['He said , Teddy bears are on sale !', 'Maria visited Paris .']))")
+    # the trained model: an MLflow 3 logged model of the run (its "Logged models"), at the last step, with the
+    # run's metrics of that step; its files are the model's, not the run's artifacts
+    (model,) = client.search_logged_models([exp.experiment_id])
+    assert (model.name, model.source_run_id, str(model.status)) == ("model", run_id, "READY")
+    assert [(o.model_id, o.step) for o in run.outputs.model_outputs] == [(model.model_id, 40)]
+    assert {m.key: m.step for m in model.metrics}["val/entity_f1"] == 40 and model.params["train.steps"] == "40"
+    assert model.tags["cell"] == "lstm" and not any(f.startswith("model/") for f in files)
+    # as a pyfunc model, it loads and tags in a fresh process, by the run and by the model's id
+    code = ("import mlflow.pyfunc, sys\nfor uri in sys.argv[1:]: print(mlflow.pyfunc.load_model(uri).predict("
+            "['He said , Teddy bears are on sale !', 'Maria visited Paris .']))")
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
-    pred = subprocess.run([sys.executable, "-c", code, f"runs:/{run_id}/model"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=120)
+    pred = subprocess.run([sys.executable, "-c", code, f"runs:/{run_id}/model", f"models:/{model.model_id}"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert pred.returncode == 0, pred.stderr
-    tags = eval(pred.stdout.strip().splitlines()[-1])
-    assert len(tags) == 2 and len(tags[0].split()) == 9 and len(tags[1].split()) == 4
-    assert set(" ".join(tags).split()) <= {"O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"}
+    by_run, by_model = [eval(line) for line in pred.stdout.strip().splitlines()[-2:]]
+    assert by_run == by_model and len(by_run) == 2 and [len(t.split()) for t in by_run] == [9, 4]
+    assert set(" ".join(by_run).split()) <= {"O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"}
     with np.load(os.path.join(local, "checkpoints/checkpoint.npz"), allow_pickle=False) as ck:
         assert ck["params/rnn.layers.0.fwd.W_h"].shape == (8, 32) and int(ck["step"]) == 40
         assert ck["params/embed.W"].shape[1] == 8
@@ -86,6 +117,20 @@ def test_a_sweep_is_one_parent_run_with_linked_children(tmp_path):
     table = client.download_artifacts(parent_id, "sweep_summary.txt", str(tmp_path))
     assert sum(line.startswith(("rnn-", "gru-")) for line in open(table)) == 2
     assert f"== sweep summary (2 jobs, 2 runs; parent MLflow run {parent_id} is FINISHED)" in out.stdout
+    # the summary ends with the parent's link, in the UI's model-training view; the parent's experiment is described
+    assert out.stdout.rstrip().endswith(f"http://127.0.0.1:5000/#/experiments/{exp.experiment_id}/runs/{parent_id}"
+                                        "?workflowType=machine_learning")
+    assert exp.tags["mlflow.note.content"].startswith("**ner**: ")
+    # the children's lag views overlaid on the parent, each labelled by what sets it apart, in the order run
+    compare = json.load(open(client.download_artifacts(parent_id, "grad_norms/lag_comparison.json", str(tmp_path))))
+    assert list(compare["children"]) == ["cell=rnn", "cell=gru"] and compare["title"] == parent.info.run_name
+    by_cell = {r.data.tags["cell"]: r.info.run_id for r in children}
+    for label, cell in (("cell=rnn", "rnn"), ("cell=gru", "gru")):
+        child = compare["children"][label]
+        assert child["run_id"] == by_cell[cell]
+        own = json.load(open(client.download_artifacts(by_cell[cell], "grad_norms/lag.json", str(tmp_path / cell))))
+        assert child["norms"] == own["norms"]
+    assert "grad_norms/lag_comparison.png" in {f.path for f in client.list_artifacts(parent_id, "grad_norms")}
 
 
 def test_help_lists_groups_and_options_and_cfg_prints_the_config(tmp_path):
@@ -112,14 +157,17 @@ def test_same_config_and_seed_give_identical_metrics_samples_and_checkpoints(tmp
         run = client.get_run(re.search(r"MLflow run ([0-9a-f]{32})", out.stdout).group(1))
         history = {k: [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, k)]
                    for k in run.data.metrics if not k.startswith("throughput/")}
-        samples = {p: open(client.download_artifacts(run.info.run_id, f"samples/{p}", str(tmp_path / name))).read()
-                   for p in ("step_000015.txt", "step_000030.txt")}
+        samples = {p: open(client.download_artifacts(run.info.run_id, p, str(tmp_path / name))).read()
+                   for p in ("samples/step_000015.txt", "samples/step_000030.txt", "grad_norms/params.json",
+                             "grad_norms/lag.json")}
         with np.load(tmp_path / name / "checkpoint.npz") as ck:
             arrays = {k: ck[k] for k in ck.files if k.startswith(("params/", "state/")) and k != "state/run_id"}
         runs.append((history, samples, arrays))
     (ha, sa, ca), (hb, sb, cb) = runs
-    assert len(ha) > 10 and ha == hb
-    assert sa == sb and all("\n" in t for t in sa.values())
+    assert len(ha) >= 6 and ha == hb  # loss, global gradient norm, validation metrics
+    assert sa == sb and all("\n" in t for t in sa.values() if not t.startswith("{"))
+    norms = json.loads(sa["grad_norms/params.json"])["norms"]  # every parameter's gradient norms, by its path
+    assert {f"params/{k}" for k in norms} == {k for k in ca if k.startswith("params/")}
     assert ca.keys() == cb.keys() and len(ca) > 15
     for k in ca:
         np.testing.assert_array_equal(ca[k], cb[k], err_msg=k)

@@ -79,6 +79,22 @@ def postgres(bindir: Path):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def wait_for_health(server: subprocess.Popen, base: str, log: Path, what: str) -> None:
+    """Until ``base``/health answers 200; a RuntimeError with the end of ``log`` if ``server`` exits first or
+    two minutes pass."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def mlflow_server(store_uri: str, artifacts: Path, log: Path):
     """`mlflow server` on 127.0.0.1 (artifacts proxied to ``artifacts``); yields its http:// URI."""
@@ -90,17 +106,7 @@ def mlflow_server(store_uri: str, artifacts: Path, log: Path):
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_health(server, uri, log, "mlflow server")
         yield uri
     finally:
         with contextlib.suppress(ProcessLookupError):

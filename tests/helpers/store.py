@@ -64,6 +64,19 @@ def artifacts(directory: Path, run_id: str, db: str = "mlflow.db") -> Path:
     return Path(uri.removeprefix("file://"))
 
 
+def model_files(directory: Path, run_id: str, db: str = "mlflow.db") -> Path:
+    """The local folder holding the files of run ``run_id``'s logged model (``MLmodel``, ``requirements.txt``,
+    ...), named ``model``, in ``directory/db`` (a local store's): an MLflow 3 model's files are its own, kept
+    under ``<experiment>/models/<model id>/artifacts``, not among the run's artifacts."""
+    con = sqlite3.connect(f"file:{Path(directory) / db}?mode=ro", uri=True)
+    try:
+        (uri,) = con.execute("SELECT artifact_location FROM logged_models WHERE source_run_id = ? AND name = 'model'",
+                             (run_id,)).fetchone()
+    finally:
+        con.close()
+    return Path(uri.removeprefix("file://"))
+
+
 def seed_store(directory: Path, db: str = "mlflow.db") -> Path:
     """Copy an empty MLflow store (created once per MLflow version by MLflow itself) to ``directory/db``.
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers.cli import TINY, clean_env, client_for, seqfw
 from tests.helpers.dists import DISTS, install
-from tests.helpers.store import artifacts, seed_store
+from tests.helpers.store import artifacts, model_files, seed_store
 
 
 def tracked_run(cell: str, cwd, env=None):
@@ -21,8 +21,9 @@ def tracked_run(cell: str, cwd, env=None):
     return run, artifacts(cwd, run.info.run_id)
 
 
-def requirements(folder) -> list[str]:
-    return (folder / "model" / "requirements.txt").read_text().split()
+def requirements(cwd, run) -> list[str]:
+    """The pip requirements of ``run``'s logged model (its files are the model's, not the run's artifacts)."""
+    return (model_files(cwd, run.info.run_id) / "requirements.txt").read_text().split()
 
 
 def test_a_run_of_the_example_plugin_names_its_package_in_tags_and_model_requirements(tmp_path):
@@ -30,12 +31,12 @@ def test_a_run_of_the_example_plugin_names_its_package_in_tags_and_model_require
         version = importlib.metadata.version("seqfw-mingru")
     except importlib.metadata.PackageNotFoundError:
         pytest.fail("the example plugin is not installed: pip install ./plugins/seqfw-mingru (README, .ci/run)")
-    run, folder = tracked_run("mingru", tmp_path)
+    run, _ = tracked_run("mingru", tmp_path)
     tags, seqfw_version = run.data.tags, importlib.metadata.version("seqfw")
     assert (tags["seqfw.cell.dist"], tags["seqfw.cell.dist_version"]) == ("seqfw-mingru", version)
     assert (tags["seqfw.task.dist"], tags["seqfw.task.dist_version"]) == ("seqfw", seqfw_version)
     # the built-in task adds nothing: seqfw and the cell's package, each once, pinned
-    assert [r for r in requirements(folder) if r.startswith("seqfw")] == [f"seqfw=={seqfw_version}",
+    assert [r for r in requirements(tmp_path, run) if r.startswith("seqfw")] == [f"seqfw=={seqfw_version}",
                                                                          f"seqfw-mingru=={version}"]
 
 
@@ -49,9 +50,9 @@ def plugin_run(tmp_path_factory):
 
 
 def test_a_third_party_cell_is_tagged_and_required(plugin_run):
-    _, run, folder = plugin_run
+    root, run, _ = plugin_run
     assert (run.data.tags["seqfw.cell.dist"], run.data.tags["seqfw.cell.dist_version"]) == ("seqfw-evil-lstm", "0.3.1")
-    assert "seqfw-evil-lstm==0.3.1" in requirements(folder)
+    assert "seqfw-evil-lstm==0.3.1" in requirements(root, run)
 
 
 MISSING = ("cell 'evil_rnn' came from the plugin package seqfw-evil-lstm 0.3.1, which is not installed here: install "

@@ -50,10 +50,10 @@ TRIALS = {"three-runs-1": (), "three-runs-2": (), "a-run-and-two-sweeps": ("gru"
 def test_three_started_at_once_on_a_fresh_store_all_finish_each_in_its_own_directory(tmp_path, sweeping):
     finish_all([start(tmp_path, *(["--multirun"] if cell in sweeping else []), f"cell={cell}") for cell in CELLS])
     found = assert_all_terminal(tmp_path)
-    jobs = [r for r in found if "choice.cell" in r["tags"]]
-    assert sorted((r["tags"]["choice.cell"], r["status"]) for r in jobs) == sorted((c, "FINISHED") for c in CELLS)
+    jobs = [r for r in found if "cell" in r["tags"]]
+    assert sorted((r["tags"]["cell"], r["status"]) for r in jobs) == sorted((c, "FINISHED") for c in CELLS)
     for run in jobs:  # what each run logged names its own settings, not another run's
-        cell = run["tags"]["choice.cell"]
+        cell = run["tags"]["cell"]
         assert f"cell={cell}" in run["tags"]["overrides"].split()
         assert f"cell={cell}" in overrides(artifacts(tmp_path, run["run_id"]) / "config/hydra/overrides.yaml")
         if "seqfw.output_dir" in run["tags"]:
@@ -65,7 +65,7 @@ def test_three_started_at_once_on_a_fresh_store_all_finish_each_in_its_own_direc
     assert len(sweeps) == len(sweeping)
     for sweep in sweeps:  # each sweep's marker names its own parent, whose one child is its job
         parent = (sweep / PARENT_FILE).read_text().strip()
-        assert [r["tags"]["choice.cell"] for r in jobs if r["tags"].get("mlflow.parentRunId") == parent] == \
+        assert [r["tags"]["cell"] for r in jobs if r["tags"].get("mlflow.parentRunId") == parent] == \
                [cell_of(sweep / "0")]
 
 

@@ -194,6 +194,9 @@ def test_a_sweep_job_that_fails_before_its_run_exists_is_recorded_failed(tmp_pat
     failed = next(c for c in children if c["status"] == "FAILED")
     assert failed["tags"]["seqfw.error"] == "cell.hidden_size must be >= 1, got -1"
     assert "cell.hidden_size=-1" in failed["name"]
+    # its choices are tagged as a finished run's are, once each (`cell`, not also `choice.cell`)
+    assert (failed["tags"]["cell"], failed["tags"]["task"]) == ("lstm", "ner")
+    assert not [k for k in failed["tags"] if k.startswith("choice.")]
     assert_all_terminal(tmp_path)
 
 

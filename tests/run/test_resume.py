@@ -1,6 +1,7 @@
 """Interrupt and resume, through the real CLI: SIGTERM/SIGINT during training save the whole
 training state and mark the MLflow run KILLED; `train.resume=` continues the same run, and the
 result equals an uninterrupted run's bit for bit (NumPy)."""
+import json
 import re
 import signal
 import subprocess
@@ -69,6 +70,16 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path):
         got = [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
         want = [(m.step, m.value) for m in client.get_metric_history(full_id, key)]
         assert sorted(got) == sorted(want), key
+    # and each parameter's gradient norms (one artifact): the continued run carries its record on
+    def artifact(rid, path):
+        return json.load(open(client.download_artifacts(rid, path, str(tmp_path / rid))))
+
+    assert artifact(run_id, "grad_norms/params.json")["norms"] == artifact(full_id, "grad_norms/params.json")["norms"]
+    assert len(artifact(run_id, "grad_norms/params.json")["norms"]["head.W"]) == 20
+    # so do the gradient views: every point from before the interruption is still there, equal
+    for view in ("curves", "lag", "heatmap"):
+        got, want = artifact(run_id, f"grad_norms/{view}.json"), artifact(full_id, f"grad_norms/{view}.json")
+        assert got["norms"] == want["norms"] and got["count"] == want["count"], view
 
 
 @pytest.mark.slow

@@ -38,9 +38,15 @@ def check_sweep(uri: str, stdout: str, experiment: str, expected: set[tuple[str,
         assert history("grad_norm/global") == [10, 20, 30, 40]
         assert history("val/entity_f1") == [20, 40]
         top = {f["path"] for f in rest(uri, "artifacts/list", run_id=run_id)["files"]}
-        assert {"checkpoints", "config", "grad_norms", "model", "samples"} <= top
+        assert {"checkpoints", "config", "grad_norms", "samples"} <= top
         grads = {f["path"] for f in rest(uri, "artifacts/list", run_id=run_id, path="grad_norms")["files"]}
-        assert {"grad_norms/curves.png", "grad_norms/heatmap.png"} <= grads
+        assert {"grad_norms/curves.png", "grad_norms/heatmap.png", "grad_norms/params.json",
+                "grad_norms/params.png"} <= grads
+        # the trained model: a logged model of the run, at its last step, whose files the server holds
+        (output,) = run["outputs"]["model_outputs"]
+        model = rest(uri, f"logged-models/{output['model_id']}")["model"]
+        assert output["step"] == 40 and model["info"]["name"] == "model" and model["info"]["source_run_id"] == run_id
+        assert model["info"]["status"] == "LOGGED_MODEL_READY"
         with urllib.request.urlopen(f"{uri}/get-artifact?path=config/resolved.yaml&run_uuid={run_id}") as r:
             resolved = r.read().decode()
         cell = {t["key"]: t["value"] for t in run["data"]["tags"]}["cell"]

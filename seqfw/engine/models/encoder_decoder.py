@@ -16,7 +16,7 @@ import numpy as np
 from ..backend import to_host, xp_of
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
-from ..recurrence import Bidirectional, Stacked, length_mask
+from ..recurrence import Bidirectional, Stacked, loss_mask
 from ..tree import tree_map
 from .batch import Batch
 from .decoding import extend_unfinished, log_softmax_rows
@@ -65,9 +65,10 @@ class EncoderDecoder:
         return finals, cache
 
     def loss_and_grads(self, params, batch: Batch, state=None, train: bool = True, noise=None,
-                       step_norms: bool = False):
+                       step_norms: bool = False, loss_steps: str = "all"):
         """Teacher-forced loss (summed over target steps, mean over the batch) and its gradients:
         ``(loss, grads, None, norms)``; ``norms`` lists the encoder's layers, then the decoder's.
+        ``loss_steps``: the target steps whose terms count (``all``, or each sequence's ``last`` or ``first``).
 
         ``state`` must be None: the encoder starts from zeros and hands its final state to the
         decoder (there is no truncated BPTT across encoder–decoder batches)."""
@@ -81,7 +82,8 @@ class EncoderDecoder:
         ys, _, dec_cache = self.decoder.forward(params["decoder"], d, tgt_lengths, self._bridge(finals),
                                                 train=train, noise=noise)
         logits = self.head.forward(params["head"], ys)
-        loss, dlogits = softmax_cross_entropy(logits, tgt_out, length_mask(tgt_lengths, tgt_in.shape[0], xp_of(ys)))
+        loss, dlogits = softmax_cross_entropy(logits, tgt_out, loss_mask(tgt_lengths, tgt_in.shape[0], loss_steps,
+                                                                         xp_of(ys), tgt_in.shape[1]))
         dys, g_head = self.head.backward(params["head"], dlogits, ys)
         dd, dstate0, g_dec, norms = self.decoder.backward(params["decoder"], dys, None, dec_cache, step_norms)
         de, _, g_enc, enc_norms = self.encoder.backward(params["encoder"], None,
@@ -90,6 +92,13 @@ class EncoderDecoder:
                  "tgt_embed": self.tgt_embed.backward(params["tgt_embed"], dd, tgt_in),
                  "encoder": g_enc, "decoder": g_dec, "head": g_head}
         return loss, grads, None, (enc_norms + norms if step_norms else norms)
+
+    def curve_layers(self, batch: Batch) -> list[tuple[str, np.ndarray]]:
+        """``(name, lengths on the host)`` of each layer whose norms ``loss_and_grads`` returns, in order."""
+        n = len(self.encoder.layers)
+        src, tgt = (np.full(ids.shape[1], ids.shape[0]) if lengths is None else np.asarray(to_host(lengths))
+                    for ids, lengths in ((batch.inputs, batch.lengths), (batch.decoder_inputs, batch.target_lengths)))
+        return [(f"encoder{l}", src) for l in range(n)] + [(f"decoder{l}", tgt) for l in range(n)]
 
     # -- inference ------------------------------------------------------------------------------
     def _step(self, params, tokens, state, xp):

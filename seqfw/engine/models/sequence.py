@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, xp_of
+from ..backend import Array, to_host, xp_of
 from ..errors import check_choice
 from ..layers import Dense, Embedding
 from ..losses import mse, sigmoid_cross_entropy, softmax_cross_entropy
-from ..recurrence import Bidirectional, Stacked, length_mask
+from ..recurrence import Bidirectional, Stacked, length_mask, loss_mask
 from .batch import Batch
 
 LOSSES = {"softmax": softmax_cross_entropy, "sigmoid": sigmoid_cross_entropy, "mse": mse}
+
+
+def _host_lengths(lengths, T: int, B: int) -> np.ndarray:
+    """Each sequence's length on the host; ``T`` for all when ``lengths`` is None (no padding)."""
+    return np.full(B, T) if lengths is None else np.asarray(to_host(lengths))
 
 
 def _mean_weights(lengths, T: int, xp):
@@ -57,6 +62,10 @@ class SequenceModel:
         return params
 
     # -- the pieces a subclass changes, each with its backward ----------------------------------
+    def curve_layers(self, batch: Batch) -> list[tuple[str, np.ndarray]]:
+        """``(name, lengths on the host)`` of each layer whose norms ``loss_and_grads`` returns, in order."""
+        return [(f"layer{l}", _host_lengths(batch.lengths, *batch.inputs.shape[:2])) for l in range(len(self.rnn.layers))]
+
     def _inputs(self, params, x, lengths):
         """-> (network input, lengths for the network)."""
         return (self.embed.forward(params["embed"], x) if self.embed else x), lengths
@@ -79,17 +88,19 @@ class SequenceModel:
         return self.head.forward(params["head"], self._summary(ys, net_lengths)), finals
 
     def loss_and_grads(self, params, batch: Batch, state=None, train: bool = True, noise=None,
-                       step_norms: bool = False):
+                       step_norms: bool = False, loss_steps: str = "all"):
         """Forward and backward over one batch (or TBPTT window): ``(loss, grads, final states, norms)``.
 
-        ``norms[l][direction]`` is the (T,) curve ‖∂L/∂a^[l]<t>‖ when ``step_norms`` is set.
+        ``norms[l][direction]`` is (T, B) ‖∂L/∂a^[l]<t>‖ per sequence when ``step_norms`` is set.
+        ``loss_steps`` picks the loss terms of a per-step model: ``all`` its real steps, or one per
+        sequence, its ``last`` real step or its ``first`` (a model with one output per sequence has one).
         """
         x, lengths = batch.inputs, batch.lengths
         inp, net_lengths = self._inputs(params, x, lengths)
         ys, finals, cache = self.rnn.forward(params["rnn"], inp, net_lengths, state, train=train, noise=noise)
         summary = self._summary(ys, net_lengths)
         out = self.head.forward(params["head"], summary)
-        mask = length_mask(lengths, x.shape[0], xp_of(ys)) if self.per_step else None
+        mask = loss_mask(lengths, x.shape[0], loss_steps, xp_of(ys), x.shape[1]) if self.per_step else None
         loss, dout = self.loss(out, batch.targets, mask)
         dsum, g_head = self.head.backward(params["head"], dout, summary)
         dys = self._summary_backward(dsum, ys, net_lengths)
@@ -143,6 +154,10 @@ class OneToOne(SequenceModel):
         e, _ = super()._inputs(params, x, lengths)
         w = _mean_weights(lengths, e.shape[0], xp_of(e))
         return (e * w).sum(axis=0, keepdims=True).astype(e.dtype), None
+
+    def curve_layers(self, batch: Batch) -> list[tuple[str, np.ndarray]]:
+        B = batch.inputs.shape[1]
+        return [(f"layer{l}", np.ones(B, dtype=int)) for l in range(len(self.rnn.layers))]  # one step: the mean
 
     def _inputs_backward(self, params, de, x, lengths) -> dict:
         de = (de * _mean_weights(lengths, x.shape[0], xp_of(de))).astype(de.dtype)  # (1, B, E) back over the steps

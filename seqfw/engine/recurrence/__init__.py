@@ -5,9 +5,9 @@ Every wiring takes cells (or a cell factory), never a cell's name.
 from .bidirectional import Bidirectional, reverse_padded
 from .stacked import Stacked, stack
 from .truncated import carry_state, truncated_bptt
-from .unroll import Unidirectional, length_mask, unroll, unroll_backward
+from .unroll import LOSS_STEPS, Unidirectional, length_mask, loss_mask, unroll, unroll_backward
 
 __all__ = [
-    "Bidirectional", "Stacked", "Unidirectional", "carry_state", "length_mask", "reverse_padded", "stack",
+    "LOSS_STEPS", "Bidirectional", "Stacked", "Unidirectional", "carry_state", "length_mask", "loss_mask", "reverse_padded", "stack",
     "truncated_bptt", "unroll", "unroll_backward",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import Array, xp_of
 from ..cells.base import Cell
-from .unroll import Unidirectional, norm_over_batch, unroll, unroll_backward
+from .unroll import Unidirectional, unroll, unroll_backward
 
 
 def reverse_padded(x: Array, lengths: Array | None) -> Array:
@@ -60,6 +60,5 @@ class Bidirectional(Unidirectional):
         dxf, dsf, gf, nf = unroll_backward(self.cells["fwd"], params["fwd"], dyf, dstate.get("fwd"), cf, step_norms)
         dxb, dsb, gb, nb = unroll_backward(self.cells["bwd"], params["bwd"], dyb, dstate.get("bwd"), cb, step_norms)
         dx = dxf + reverse_padded(dxb, lengths)
-        # per-sequence norms back into the original time order before summing over the batch
-        nb = None if nb is None else reverse_padded(nb, lengths)
-        return dx, {"fwd": dsf, "bwd": dsb}, {"fwd": gf, "bwd": gb}, {"fwd": norm_over_batch(nf), "bwd": norm_over_batch(nb)}
+        nb = None if nb is None else reverse_padded(nb, lengths)  # the reverse direction's norms in input order
+        return dx, {"fwd": dsf, "bwd": dsb}, {"fwd": gf, "bwd": gb}, {"fwd": nf, "bwd": nb}

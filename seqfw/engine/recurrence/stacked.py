@@ -67,7 +67,8 @@ class Stacked:
         return h, finals, (caches, drops)
 
     def backward(self, params, dys: Array | None, dstate: list | None, cache, step_norms: bool = False):
-        """-> ``(dx, dstate0, grads, norms)``; ``norms[l][direction]`` is (T,) ‖∂L/∂a^[l]<t>‖ or None."""
+        """-> ``(dx, dstate0, grads, norms)``; ``norms[l][direction]`` is (T, B) ‖∂L/∂a^[l]<t>‖ per
+        sequence (0 at padding; the reverse direction's in input order too) or None."""
         caches, drops = cache
         dstate = dstate or [None] * len(self.layers)
         grads, dstate0, norms = [None] * len(self.layers), [None] * len(self.layers), [None] * len(self.layers)

@@ -39,6 +39,22 @@ def length_mask(lengths: Array | None, T: int, xp=np) -> Array | None:
     return (xp.arange(T)[:, None] < lengths[None, :])[:, :, None]
 
 
+LOSS_STEPS = ("all", "last", "first")
+
+
+def loss_mask(lengths: Array | None, T: int, steps: str = "all", xp=np, batch: int = 1) -> Array | None:
+    """(T, B, 1) bool mask of the steps whose loss terms count: ``all`` real steps (``length_mask``), each
+    sequence's ``last`` real step only, or the ``first`` step only (one term per sequence: the seed of the
+    lag view of gradient norms, ``seqfw.engine.vanishing``). ``batch`` is B when ``lengths`` is None."""
+    if steps == "all":
+        return length_mask(lengths, T, xp)
+    if steps not in LOSS_STEPS:
+        raise ValueError(f"loss_steps must be one of {', '.join(LOSS_STEPS)}, got {steps!r}")
+    ends = xp.full(batch, T) if lengths is None else xp.asarray(lengths)
+    at = ends - 1 if steps == "last" else xp.zeros_like(ends)
+    return (xp.arange(T)[:, None] == at[None, :])[:, :, None]
+
+
 def _where_state(mask, new, old):
     xp = xp_of(mask)
     return tree_map(lambda n, o: xp.where(mask, n, o), new, old)
@@ -94,7 +110,9 @@ def unroll_backward(
     if dstate is None:
         dstate = cell.initial_state(B, xp, x.dtype)
     zero_dy = xp.zeros((B, H), dtype=x.dtype) if dys is None else None
-    norms = xp.zeros((T, B), dtype=x.dtype) if step_norms else None
+    # in float64 whatever the run's dtype: a float32 sum of squares underflows to 0 below norms of ~1e-22,
+    # long before the float32 gradient itself does (~1e-38)
+    norms = xp.zeros((T, B), dtype=np.float64) if step_norms else None
     dinputs = None
     grads = None
     outers: dict[str, list] = {}  # name -> [(a, b or None when b is the step's dinput)], from t = T-1 down
@@ -104,7 +122,8 @@ def unroll_backward(
         dy_in, dstate_in = (dy, dstate) if not padded else (
             xp.where(mask[t], dy, 0), tree_map(lambda d: xp.where(mask[t], d, 0), dstate))
         if step_norms:
-            norms[t] = xp.sqrt(((dy_in + dstate_in[0]) ** 2).sum(axis=1))
+            da = (dy_in + dstate_in[0]).astype(np.float64)
+            norms[t] = xp.sqrt((da * da).sum(axis=1))
         dinput, dprev, g = cell.backward(params, dy_in, dstate_in, steps[t])
         if dinputs is None:
             dinputs = xp.empty((T,) + dinput.shape, dtype=x.dtype)
@@ -181,9 +200,4 @@ class Unidirectional:
         dx, ds0, grads, norms = unroll_backward(
             self.cells["fwd"], params["fwd"], dys, dstate.get("fwd"), cache, step_norms
         )
-        return dx, {"fwd": ds0}, {"fwd": grads}, {"fwd": norm_over_batch(norms)}
-
-
-def norm_over_batch(norms: Array | None) -> Array | None:
-    """(T, B) per-sequence norms -> (T,) norm over the batch."""
-    return None if norms is None else xp_of(norms).sqrt((norms * norms).sum(axis=1))
+        return dx, {"fwd": ds0}, {"fwd": grads}, {"fwd": norms}
