@@ -8,7 +8,6 @@ from the others (``cell=rnn``), read from its ``overrides`` tag.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -22,7 +21,6 @@ def log_comparison(uri: str | None, parent_run_id: str, child_ids: list[str]) ->
     that failed early has none)."""
     from .tracking import open_store
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per child says nothing
     _, client = open_store(uri)
     children = []
     with tempfile.TemporaryDirectory(prefix="seqfw-compare-") as tmp:

@@ -14,7 +14,6 @@ import math
 JSON, FIGURE = "grad_norms/params.json", "grad_norms/params.png"
 X = "training step"
 Y = "‖∂L/∂θ‖ (the parameter's gradient on the training batch, before clipping)"
-FLOOR = 1e-30  # a norm of exactly 0 drawn at the bottom of a log scale
 COLUMNS = 4
 
 
@@ -56,6 +55,8 @@ def params_figure(record: dict):
     training step on a log scale; titled with the run (cell, task, topology) and what is drawn."""
     from matplotlib.figure import Figure
 
+    from .plots import positive
+
     names = list(record["norms"])
     cols = max(1, min(COLUMNS, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
@@ -71,10 +72,11 @@ def params_figure(record: dict):
             continue
         by_step = record["norms"][names[i]]
         steps = sorted(by_step, key=int)
-        ax.plot([int(s) for s in steps], [max(by_step[s], FLOOR) for s in steps], lw=1.3,
-                marker="." if len(steps) <= 40 else None, ms=3)
+        at = [int(s) for s in steps]
+        values, note = positive([by_step[s] for s in steps], record["x"], at)  # an exact 0 is said, not drawn
+        ax.plot(at, values, lw=1.3, marker="." if len(steps) <= 40 else None, ms=3)
         ax.set_yscale("log")
-        ax.set_title(names[i], fontsize=8)
+        ax.set_title(names[i] + note.replace(";", ","), fontsize=8)
         ax.tick_params(which="both", labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
         if i + cols >= len(names):  # the lowest panel of its column

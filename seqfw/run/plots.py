@@ -34,7 +34,7 @@ def line_figure(record: dict):
     for ax, (panel, by_step) in zip(axes, record["norms"].items()):
         steps = _steps(by_step)
         for i, step in enumerate(steps):
-            values, note = _positive(by_step[step], record["x"])
+            values, note = positive(by_step[step], record["x"])
             ax.plot(range(len(values)), values, label=f"training step {step}{note}",
                     color=_shade(i, len(steps)), lw=1.6, **_marks(values))
         ax.set_yscale("log")
@@ -100,11 +100,11 @@ def comparison_figure(children: list[tuple[str, dict]], title: str):
         for i, (label, record) in enumerate(children):
             by_step = record["norms"][panel]
             steps, colour = _steps(by_step), colours[i]
-            last, note = _positive(by_step[steps[-1]], children[0][1]["x"])
+            last, note = positive(by_step[steps[-1]], children[0][1]["x"])
             ax.plot(range(len(last)), last, color=colour, lw=2, label=f"{label} (step {steps[-1]}{note})",
                     **_marks(last))
             if len(steps) > 1:
-                first, _ = _positive(by_step[steps[0]], children[0][1]["x"])
+                first, _ = positive(by_step[steps[0]], children[0][1]["x"])
                 ax.plot(range(len(first)), first, color=colour, lw=1, ls="--", alpha=0.6, **_marks(first))
         ax.set_yscale("log")
         ax.set_title(panel.replace("/", " · "))
@@ -131,15 +131,16 @@ def _title(fig, title: str, what: str) -> None:
     fig.subplots_adjust(top=1 - (0.5 + 0.16 * len(lines)) / fig.get_figheight())  # room for the panels' titles
 
 
-def _positive(values: list, x: str) -> tuple[list, str]:
+def positive(values: list, x: str, at: list | None = None) -> tuple[list, str]:
     """``values`` for a log scale: an exact 0 (the gradient underflowed, or nothing reaches) is left out
-    of the line, and said in its label."""
+    of the line, and said in its label; ``at`` are the x values (default 0, 1, ...), ``x`` the axis."""
+    at = list(range(len(values))) if at is None else at
     zeros = [i for i, v in enumerate(values) if v <= 0]
-    axis = "k" if x.startswith("distance") else "t"
+    axis = "k" if x.startswith("distance") else "t" if x.startswith("time") else x
     if not zeros:
         note = ""
     elif zeros == list(range(zeros[0], len(values))):
-        note = f"; 0 from {axis} = {zeros[0]}"
+        note = f"; 0 from {axis} = {at[zeros[0]]}"
     else:
         note = f"; 0 at {len(zeros)} values of {axis}"
     return [v if v > 0 else float("nan") for v in values], note

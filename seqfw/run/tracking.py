@@ -283,6 +283,8 @@ def open_store(uri: str | None, key: str = "tracking.uri", write: bool = True) -
     key = uri_key(uri, key)
     uri = resolve_uri(uri, key)
     check_reachable(uri, key=key)
+    # seqfw's downloads are a run's own small files (a checkpoint, a JSON record): a progress bar each says nothing
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if uri.startswith(("http://", "https://")):
         for name, value in HTTP_DEFAULTS.items():
             os.environ.setdefault(name, value)  # the user's own settings win

@@ -5,6 +5,7 @@ run, and each parameter's gradient norms as one artifact and figure instead of m
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -155,5 +156,7 @@ def test_the_parameter_figure_has_a_log_panel_per_parameter_titled_with_the_run(
               "norms": {n: {"10": 1.0, "20": 0.0 if n == "head.b" else 0.5} for n in names}}
     fig = params_figure(record)
     shown = [ax for ax in fig.axes if ax.get_visible()]
-    assert [ax.get_title() for ax in shown] == names and {ax.get_yscale() for ax in shown} == {"log"}
+    titles = names[:-1] + ["head.b, 0 from training step = 20"]  # an exact 0 is said, not drawn at a fake floor
+    assert [ax.get_title() for ax in shown] == titles and {ax.get_yscale() for ax in shown} == {"log"}
+    assert list(shown[-1].get_lines()[0].get_ydata()[:1]) == [1.0] and math.isnan(shown[-1].get_lines()[0].get_ydata()[1])
     assert "task ner" in fig._suptitle.get_text() and len(fig.axes) == 8  # 2 rows of 4, the last 2 hidden

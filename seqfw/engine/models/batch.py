@@ -27,3 +27,10 @@ class Batch(NamedTuple):
     def window(self, steps: slice, lengths) -> "Batch":
         """Time steps ``steps`` of a per-step batch, with each sequence's ``lengths`` inside them (TBPTT)."""
         return self._replace(inputs=self.inputs[steps], targets=self.targets[steps], lengths=lengths)
+
+
+def host_lengths(lengths, T: int, B: int) -> np.ndarray:
+    """Each of ``B`` sequences' lengths on the host; ``T`` for all when ``lengths`` is None (no padding)."""
+    from ..backend import to_host
+
+    return np.full(B, T) if lengths is None else np.asarray(to_host(lengths))

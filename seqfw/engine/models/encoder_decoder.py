@@ -18,7 +18,7 @@ from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, loss_mask
 from ..tree import tree_map
-from .batch import Batch
+from .batch import Batch, host_lengths
 from .decoding import extend_unfinished, log_softmax_rows
 
 
@@ -96,8 +96,8 @@ class EncoderDecoder:
     def curve_layers(self, batch: Batch) -> list[tuple[str, np.ndarray]]:
         """``(name, lengths on the host)`` of each layer whose norms ``loss_and_grads`` returns, in order."""
         n = len(self.encoder.layers)
-        src, tgt = (np.full(ids.shape[1], ids.shape[0]) if lengths is None else np.asarray(to_host(lengths))
-                    for ids, lengths in ((batch.inputs, batch.lengths), (batch.decoder_inputs, batch.target_lengths)))
+        src = host_lengths(batch.lengths, *batch.inputs.shape[:2])
+        tgt = host_lengths(batch.target_lengths, *batch.decoder_inputs.shape[:2])
         return [(f"encoder{l}", src) for l in range(n)] + [(f"decoder{l}", tgt) for l in range(n)]
 
     # -- inference ------------------------------------------------------------------------------

@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import Array, to_host, xp_of
+from ..backend import Array, xp_of
 from ..errors import check_choice
 from ..layers import Dense, Embedding
 from ..losses import mse, sigmoid_cross_entropy, softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, length_mask, loss_mask
-from .batch import Batch
+from .batch import Batch, host_lengths
 
 LOSSES = {"softmax": softmax_cross_entropy, "sigmoid": sigmoid_cross_entropy, "mse": mse}
-
-
-def _host_lengths(lengths, T: int, B: int) -> np.ndarray:
-    """Each sequence's length on the host; ``T`` for all when ``lengths`` is None (no padding)."""
-    return np.full(B, T) if lengths is None else np.asarray(to_host(lengths))
 
 
 def _mean_weights(lengths, T: int, xp):
@@ -64,7 +59,7 @@ class SequenceModel:
     # -- the pieces a subclass changes, each with its backward ----------------------------------
     def curve_layers(self, batch: Batch) -> list[tuple[str, np.ndarray]]:
         """``(name, lengths on the host)`` of each layer whose norms ``loss_and_grads`` returns, in order."""
-        return [(f"layer{l}", _host_lengths(batch.lengths, *batch.inputs.shape[:2])) for l in range(len(self.rnn.layers))]
+        return [(f"layer{l}", host_lengths(batch.lengths, *batch.inputs.shape[:2])) for l in range(len(self.rnn.layers))]
 
     def _inputs(self, params, x, lengths):
         """-> (network input, lengths for the network)."""
