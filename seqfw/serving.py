@@ -1,3 +1,4 @@
-"""Where MLflow finds the models logged before seqfw's layers (``loader_module: seqfw.serving``);
-new runs name ``seqfw.run.serving``."""
-from .run.serving import SeqfwPredictor, _load_pyfunc  # noqa: F401
+"""The loader module every logged seqfw model names (``loader_module: seqfw.serving``): a stable,
+top-level path that MLflow imports, whatever the package's inner layout; the loader itself is
+``seqfw.runner.serving``."""
+from .runner.serving import SeqfwPredictor, _load_pyfunc  # noqa: F401

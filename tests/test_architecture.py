@@ -42,14 +42,14 @@ def test_the_package_keeps_every_contract(tmp_path):
 # (module of the copy, the line planted at its end, the id of the contract that must then fail)
 VIOLATIONS = [
     ("engine/tree.py", "from ..plugins import registry", "layers"),
-    ("tasks/vocab.py", "from ..run import settings", "layers"),
+    ("tasks/vocab.py", "from ..runner import settings", "layers"),
     ("engine/recurrence/unroll.py", "from ...cli import main", "layers"),
     ("plugins/hookspecs.py", "from ..bench import throughput", "layers"),
     ("engine/tree.py", "from . import optim", "acyclic"),
     ("tasks/data.py", "from . import base", "acyclic"),
-    ("run/loop.py", "import mlflow", "mlflow"),
+    ("runner/loop.py", "import mlflow", "mlflow"),
     ("cli/inventory.py", "from mlflow.tracking import MlflowClient", "mlflow"),
-    ("run/build.py", "import hydra", "hydra"),
+    ("runner/build.py", "import hydra", "hydra"),
     ("tasks/base.py", "import cupy", "cupy"),
     ("engine/layers.py", "import cupyx", "cupy"),
     ("engine/optim.py", "import pluggy", "engine"),

@@ -15,8 +15,8 @@ from seqfw import cell_registry, get_backend, recurrent
 from seqfw.cli.schema import conf_dir, default_choices, register_configs
 from seqfw.engine.optim import OPTIMIZERS, defaults, make_optimizer
 from seqfw.engine.recurrence import stack
-from seqfw.run.config import BackendConf, TopologyConf
-from seqfw.run.settings import TrainSettings
+from seqfw.runner.config import BackendConf, TopologyConf
+from seqfw.runner.settings import TrainSettings
 
 BUILTIN_CELLS = ["rnn", "gru_simple", "gru", "lstm"]
 

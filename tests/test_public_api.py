@@ -1,5 +1,5 @@
 """The public surface survives the layered layout: what plugin authors import, the `python -m`
-commands, and the loader module that models logged before the layout name in their MLmodel file."""
+commands, and the loader module every logged model names in its MLmodel file."""
 import subprocess
 import sys
 
@@ -11,13 +11,14 @@ import seqfw
 def test_the_top_level_names_plugin_authors_and_notebooks_use():
     for name in ("hookimpl", "CellSpec", "TaskSpec", "Spec", "PluginError", "SeqfwError", "SettingError",
                  "recurrent", "get_backend", "make_cell", "make_task", "cell_registry", "task_registry",
-                 "truncated_bptt", "__version__"):
+                 "truncated_bptt", "__version__", "run", "load", "softmax", "log_softmax", "DtypeError"):
         assert hasattr(seqfw, name), name
     net = seqfw.recurrent("lstm", 3, 4, num_layers=2, bidirectional=True)
     be = seqfw.get_backend("numpy", "float64")
-    params = net.init_params(be.host_rng(0), be.xp, be.dtype)
+    params = net.init_params(be)
     y, _, _ = net.forward(params, np.ones((5, 2, 3)))
     assert y.shape == (5, 2, 8) and y.dtype == np.float64
+    assert callable(seqfw.run) and callable(seqfw.load)  # functions, not the runner package's name
 
 
 def test_the_plugin_guides_import_paths():
@@ -31,11 +32,11 @@ def test_the_plugin_guides_import_paths():
                                      assert_gradients_close, check_cell, network_gradients, rel_error))
 
 
-def test_models_logged_before_the_layout_still_load_through_seqfw_serving():
+def test_logged_models_load_through_the_stable_seqfw_serving():
     from seqfw import serving
-    from seqfw.run import serving as run_serving
+    from seqfw.runner import serving as runner_serving
 
-    assert serving._load_pyfunc is run_serving._load_pyfunc
+    assert serving._load_pyfunc is runner_serving._load_pyfunc
 
 
 def test_the_module_commands_still_run():

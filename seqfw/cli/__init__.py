@@ -1,6 +1,8 @@
-"""The command line: the Hydra entry point (the only Hydra import) and the one error boundary.
+"""The command line (and its Python twin, ``seqfw.run``): the Hydra entry points (the only Hydra imports)
+and the one error boundary.
 
     main       python -m seqfw: preflight, compose, train, summary; SeqfwError -> one paragraph, exit 2
+    api        seqfw.run([...]) from Python: the same checks, Hydra's compose API, the same tracking
     schema     the shipped conf/ tree, the ConfigStore, --help
     preflight  the command line checked before Hydra composes (did-you-mean, types, plugins, output dir)
     sweep      a --multirun as an MLflow parent run with a child per job (a Hydra callback)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..run.life import hold_directory
-from ..run.settings import ConfigError
-from ..run.tracking import resolve_uri
+from ..runner.life import hold_directory
+from ..runner.settings import ConfigError
+from ..runner.tracking import resolve_uri
 
 ROOTS = {"hydra.run.dir": "outputs", "hydra.sweep.dir": "multirun"}  # as conf/config.yaml has them
 

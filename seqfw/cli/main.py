@@ -75,38 +75,45 @@ def guarded(fn, *args, keep_going: bool = False):
     sys.exit(code)
 
 
-def _context():
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+def run_context(hc, parent_run_id: str | None = None):
+    """What a job knows that its config does not (its name, tags, output directory and Hydra's files there),
+    from the Hydra config ``hc`` of a composed job: the command line's and ``seqfw.run``'s alike."""
+    from ..runner.settings import RunContext
 
-    from ..run.settings import RunContext
-    from ..run.tracking import PARENT_FILE
-
-    hc = HydraConfig.get()
     choices = hc.runtime.choices
     overrides = list(hc.overrides.task)
     name = f"{choices.get('cell')}-{choices.get('topology')}"
     extra = [o for o in overrides if not o.startswith(("cell=", "topology="))]
     out = Path(hc.runtime.output_dir)
+    return RunContext(
+        run_name=name + (f" [{' '.join(extra)}]" if extra else ""),
+        # one tag per config group chosen (cell, topology, task, backend, optim, experiment), by the group's name;
+        # the run (seqfw.runner.loop) writes the first four from the composed config. tracking is always mlflow.
+        tags={"overrides": " ".join(overrides) or "(none)", **{k: v for k, v in choices.items()
+                                                               if v and not k.startswith("hydra") and k != "tracking"}},
+        output_dir=out, parent_run_id=parent_run_id,
+        config_files=sorted((out / ".hydra").glob("*.yaml")),
+    )
+
+
+def _context():
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from ..runner.tracking import PARENT_FILE
+
+    hc = HydraConfig.get()
     parent = None
     if hc.mode == RunMode.MULTIRUN:
         marker = Path(hc.sweep.dir) / PARENT_FILE
         parent = marker.read_text().strip() if marker.exists() else None
-    return RunContext(
-        run_name=name + (f" [{' '.join(extra)}]" if extra else ""),
-        # one tag per config group chosen (cell, topology, task, backend, optim, experiment), by the group's name;
-        # the run (seqfw.run.loop) writes the first four from the composed config. tracking is always mlflow.
-        tags={"overrides": " ".join(overrides) or "(none)", **{k: v for k, v in choices.items()
-                                                               if v and not k.startswith("hydra") and k != "tracking"}},
-        output_dir=out, parent_run_id=parent,
-        config_files=sorted((out / ".hydra").glob("*.yaml")),
-    ), hc.mode == RunMode.MULTIRUN
+    return run_context(hc, parent), hc.mode == RunMode.MULTIRUN
 
 
 def _job(cfg) -> float:
-    from ..run.life import Interrupted
-    from ..run.loop import fit
-    from ..run.tracking import JOB_FILE
+    from ..runner.life import Interrupted
+    from ..runner.loop import fit
+    from ..runner.tracking import JOB_FILE
     from .preflight import check_resolvable
 
     guarded(check_resolvable, cfg)  # a ${...} that fails only once composed: one message, before cfg is read
@@ -128,16 +135,17 @@ def _job(cfg) -> float:
     return result.objective
 
 
-def interrupted(stop, tracked: bool) -> str:
-    """What a stop left behind, as the store holds it: the run's status, the checkpoint, how to go on."""
+def interrupted(stop, tracked: bool, command: str = "command") -> str:
+    """What a stop left behind, as the store holds it: the run's status, the checkpoint, how to go on
+    (``command``: what the user runs again, the command line's "command" or ``seqfw.run``'s "overrides")."""
     where = f"the MLflow run {stop.run_id} is {stop.status}" if tracked and stop.run_id else None
     if stop.status == "FINISHED":
         return f"interrupted by {stop.name} after the last step: {where}, nothing was lost."
     if stop.status is None:
         return (f"interrupted by {stop.name} before the run started: nothing was recorded"
-                f"{' in MLflow' if tracked else ''}. Run the same command again to start it.")
+                f"{' in MLflow' if tracked else ''}. Run the same {command} again to start it.")
     head = f"interrupted by {stop.name}" + (f"; {where}" if where else "")
-    again = f"Continue it{' (the same run)' if where else ''} with the same command plus train.resume="
+    again = f"Continue it{' (the same run)' if where else ''} with the same {command} plus train.resume="
     if stop.path:
         return f"{head}. The state after step {stop.step} is saved in {stop.path}. {again}{stop.path}"
     how = "at once, on a second signal" if stop.count > 1 else "at once"
@@ -150,7 +158,7 @@ def interrupted(stop, tracked: bool) -> str:
         step, path = stop.last_good
         return (f"{head}. It stopped {how}, so the last saved state is the periodic checkpoint after step {step}, "
                 f"{path}. {again}{path}")
-    return f"{head}. It stopped {how}, before any checkpoint was written; run the same command again to start over."
+    return f"{head}. It stopped {how}, before any checkpoint was written; run the same {command} again to start over."
 
 
 def summary(r) -> str:
@@ -167,9 +175,9 @@ def _info_only(argv: list[str]) -> bool:
                or a.startswith(("--cfg=", "--info=")) for a in argv)
 
 
-def _preflight(argv: list[str]) -> None:
+def preflight(argv: list[str]) -> None:
     """Refuse what the command line gets wrong before Hydra composes; store every schema for it."""
-    from ..run.settings import ConfigError
+    from ..runner.settings import ConfigError
     from .preflight import check_overrides, grammar_problem, missing_plugin, output_dir_problem, refused_flag
     from .schema import experiments_dir, register_configs
 
@@ -181,7 +189,7 @@ def _preflight(argv: list[str]) -> None:
 
 
 def main() -> None:
-    from ..run.life import SIGNALS, Interrupted
+    from ..runner.life import SIGNALS, Interrupted
     from . import plain_plugin_warnings
     from .launch import prepare, release_unused
 
@@ -189,7 +197,7 @@ def main() -> None:
     SIGNALS.install()  # from the first moment: a stop while Hydra composes is reported, not a traceback
     code = 0
     try:
-        guarded(_preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too
+        guarded(preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too
         if not _info_only(sys.argv[1:]):  # each run its own output directory; a tracking URI MLflow can use
             sys.argv += guarded(prepare, sys.argv[1:])
         import hydra

@@ -1,7 +1,7 @@
 """Checks of the command line made before Hydra composes, each with one clear message.
 
 Unknown options and keys (with did-you-mean) and values of the wrong type, read from the same
-schemas the config tree uses (``seqfw.run.config.keys_of``); a group every run needs removed
+schemas the config tree uses (``seqfw.runner.config.keys_of``); a group every run needs removed
 (``cell=null``, ``~cell``); ``${...}`` interpolations that cannot resolve (an unknown key or
 resolver, an unset environment variable); which sweeper/launcher plugins seqfw documents, and
 that the chosen one is installed; and that Hydra's output directory can be created (Hydra
@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from ..plugins.registry import registry, unavailable
-from ..run.config import keys_of
+from ..runner.config import keys_of
 from .schema import default_choices, group_options
 
 # (group, option) -> (module the option comes from, what to install)
@@ -280,7 +280,7 @@ def _key_problem(path: str, added: set, choices: dict, defaults: dict) -> str | 
 
 def check_resolvable(cfg) -> None:
     """After composing, before the job reads ``cfg``: refuse the first interpolation that still fails."""
-    from ..run.settings import ConfigError
+    from ..runner.settings import ConfigError
 
     try:
         OmegaConf.to_container(cfg, resolve=True)

@@ -16,11 +16,14 @@ import math
 import numpy as np
 
 from ..plugins.registry import task_registry
-from ..run.serving import build_run, read_run
-from ..run.settings import ConfigError
-from ..tasks.sampling import MAX_SAMPLES
+from ..runner.serving import build_run, read_run
+from ..runner.settings import ConfigError
+from ..runner.trained import sampling_problem
 from . import plain_plugin_warnings
 from .main import guarded
+
+
+FLAGS = {"n": "-n", "seed": "--seed", "temperature": "--temperature"}  # as the user typed them
 
 
 def score_report(logp: float, per_token: list) -> str:
@@ -47,16 +50,8 @@ def main(argv=None) -> int:
 
 
 def _sample(args) -> int:
-    if args.n < 1:
-        raise ConfigError(f"-n must be >= 1, got {args.n}")
-    if args.n > MAX_SAMPLES:
-        raise ConfigError(f"-n must be at most {MAX_SAMPLES:,} (the samples are drawn as one batch), got {args.n}; "
-                          "for more, run it again with another --seed")
-    if args.seed < 0:
-        raise ConfigError(f"--seed must be >= 0, got {args.seed} (numpy's generators take no negative seed)")
-    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
-        raise ConfigError(f"--temperature must be a finite number >= 0 (0: greedy, the most likely token at each "
-                          f"step), got {args.temperature}; leave it out for the run's task.temperature")
+    if problem := sampling_problem(args.n, args.seed, args.temperature, FLAGS):
+        raise ConfigError(problem)
     cfg, ckpt, path = read_run(args.source, args.tracking_uri)
     if not hasattr(task_registry()[cfg.task.name].cls, "sample"):  # known before the task is built
         raise ConfigError(f"task={cfg.task.name} is not a language model; sampling and scoring need "

@@ -1,6 +1,6 @@
 """The configuration tree as Hydra sees it: the shipped conf/ folder, the ConfigStore, ``--help``.
 
-Every schema stored here is declared by its owner (``seqfw.run.config`` lists them); cells and
+Every schema stored here is declared by its owner (``seqfw.runner.config`` lists them); cells and
 tasks get their config group entries from the plugin registry (``cell/<name>``,
 ``task/<name>``), so a built-in cell and a third-party one reach ``cell=<name>`` by the same
 route. Only the CLI layer imports Hydra.
@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from ..engine.errors import SeqfwError
 from ..engine.optim import OPTIMIZERS
 from ..plugins.registry import cell_registry, registry, source_of, task_registry
-from ..run.config import CELL_SIZE, SeqfwConf, optim_schema, option_schema
+from ..runner.config import CELL_SIZE, SeqfwConf, optim_schema, option_schema
 
 
 def conf_dir() -> Path:

@@ -21,11 +21,11 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..plugins.registry import task_registry
-from ..run.comparison import log_comparison
-from ..run.life import SIGNALS
-from ..run.settings import ConfigError
-from ..run.notes import experiment_note
-from ..run.tracking import JOB_FILE, PARENT_FILE, MlflowTracker, finish_sweep, run_link, sweep_summary
+from ..runner.comparison import log_comparison
+from ..runner.life import SIGNALS
+from ..runner.settings import ConfigError
+from ..runner.notes import experiment_note
+from ..runner.tracking import JOB_FILE, PARENT_FILE, MlflowTracker, finish_sweep, run_link, sweep_summary
 from .main import guarded
 
 OPEN: dict = {}  # the parent run this process opened and has not closed: uri, run_id, sweep_dir, metric, link

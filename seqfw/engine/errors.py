@@ -7,7 +7,7 @@ that escapes is a bug in seqfw or in a plugin, and is reported as one.
 
 A component checks its own arguments where it is built and raises ``SettingError``
 naming the argument (``name``), not a configuration key: the engine knows nothing of
-configs. Whoever builds it from a config (``seqfw.run.build``) maps the name to its
+configs. Whoever builds it from a config (``seqfw.runner.build``) maps the name to its
 key (``optim.lr``) with ``SettingError.keyed``.
 """
 from __future__ import annotations
@@ -73,3 +73,41 @@ def check_flag(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise SettingError(owner, name, value, "must be true or false")
     return value
+
+
+class DtypeError(SeqfwError, TypeError):
+    """Float arrays of one computation in different dtypes (or none given where one must be chosen).
+
+    seqfw never casts silently: NumPy would run a float32 network on float64 inputs in float64
+    (twice the memory, and results that differ from the float32 run), and CuPy alike.
+    """
+
+
+DTYPE_FIX = ("Pick the dtype once, in the backend, and create everything from it: "
+             "`be = get_backend(..., dtype=...)`, then `x = be.asarray(x)` for the inputs, "
+             "`params = net.init_params(be)` for the parameters and `net.initial_state(batch, be)` for a state.")
+
+
+def check_same_dtype(owner: str, *named: tuple[str, Any]) -> None:
+    """Raise ``DtypeError`` unless every ``(what, dtype)`` pair has the first pair's dtype.
+
+    ``what`` is a subject with its verb (``"the inputs x are"``, ``"the initial state is"``); a ``None``
+    dtype (integer token ids, an absent state) is skipped. One comparison per pair: callers pass one
+    representative array of each part (its first parameter, its first state field), never every leaf.
+    """
+    first = None
+    for what, dtype in named:
+        if dtype is None:
+            continue
+        if first is None:
+            first = (what, dtype)
+        elif dtype != first[1]:
+            raise DtypeError(f"{owner}: {what} {np.dtype(dtype).name} but {first[0]} {np.dtype(first[1]).name}. "
+                             f"Every float array of one computation must share one dtype; seqfw does not "
+                             f"cast silently. {DTYPE_FIX}")
+
+
+def float_dtype(x) -> Any:
+    """``x``'s dtype if it is a floating array, else None (token ids, None): what ``check_same_dtype`` skips."""
+    dtype = getattr(x, "dtype", None)
+    return dtype if dtype is not None and np.issubdtype(dtype, np.floating) else None

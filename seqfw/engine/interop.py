@@ -1,6 +1,7 @@
 """Weights in and out of the layout of ``torch.nn.RNN`` / ``GRU`` / ``LSTM`` state dicts.
 
-Plain NumPy arrays in and out: torch is not needed. Keys, per layer k and
+torch is not needed: exports are NumPy arrays, imports read arrays (or tensors, through
+``np.asarray``) into a ``Backend``'s module and dtype. Keys, per layer k and
 direction (suffix ``_reverse`` for the backward one)::
 
     weight_ih_l{k}{sfx} (G*H, D)   weight_hh_l{k}{sfx} (G*H, H)
@@ -14,12 +15,23 @@ zeros in ``bias_hh`` (same function, different split). Supported: ``rnn``
 ``bias_hh`` inside the reset product (our ``b_hn``) and writes
 h = (1 - z) n + z h_prev: its z is 1 - Γu, so the z blocks of its weights and
 biases are the negatives of our update-gate blocks.
+
+Initial and final states in torch's layout (``h_0``/``h_n``, and ``c_0``/``c_n`` for the LSTM)::
+
+    h (num_layers * num_directions, B, H)      row  layer * num_directions + direction  (fwd 0, bwd 1)
+
+seqfw's own state is a list of per-layer ``{"fwd": CellState, "bwd": CellState}`` (``HState(h)``, or
+``LSTMState(h, c)``), what ``Stacked.forward(params, x, lengths, state)`` takes and returns;
+``to_torch_state`` and ``from_torch_state`` convert between the two.
+
+``InteropError`` is also the error of ``seqfw.engine.names`` and ``seqfw.engine.layouts``: weights
+that do not fit a network, in any layout.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .backend import to_host
+from .backend import Backend, to_host
 from .cells import GRUCell, LSTMCell, RNNCell
 from .errors import SeqfwError
 
@@ -27,7 +39,8 @@ SUFFIX = {"fwd": "", "bwd": "_reverse"}
 
 
 class InteropError(SeqfwError, ValueError):
-    """Weights that do not fit the network (or a cell with no PyTorch counterpart); the message says which."""
+    """Weights (or states) that do not fit the network in some layout, or a cell the layout cannot hold
+    (no PyTorch counterpart, no course names); the message says which and what to do."""
 
 
 def _kind(cell) -> str:
@@ -74,12 +87,14 @@ def to_torch_state_dict(net, params) -> dict[str, np.ndarray]:
     return out
 
 
-def from_torch_state_dict(net, state_dict: dict, xp=np, dtype=np.float32) -> dict:
-    """A torch-layout state dict (arrays, or tensors via ``np.asarray``) -> seqfw parameters for ``net``.
+def from_torch_state_dict(net, state_dict: dict, backend: Backend) -> dict:
+    """A torch-layout state dict (arrays, or tensors via ``np.asarray``) -> seqfw parameters for ``net``,
+    in ``backend``'s array module and dtype.
 
     Every expected key must be present with its shape; a missing bias
     (``bias=False`` in torch) counts as zeros. Unknown keys are refused.
     """
+    xp, dtype = require_backend(backend, "from_torch_state_dict")
     sd = {k: np.asarray(v, dtype=np.float64) for k, v in state_dict.items()}
     expected, layers = set(), []
     for k, d, cell, key in _layers(net):
@@ -99,7 +114,7 @@ def from_torch_state_dict(net, state_dict: dict, xp=np, dtype=np.float32) -> dic
             p["b"] = b_ih + b_hh
         if k == len(layers):
             layers.append({})
-        layers[k][d] = {n: xp.asarray(v, dtype=dtype) for n, v in p.items()}
+        layers[k][d] = {n: xp.array(v, dtype=dtype) for n, v in p.items()}
     unknown = sorted(set(sd) - expected)
     if unknown:
         raise InteropError(
@@ -132,3 +147,80 @@ def to_torch_gradients(net, grads) -> dict[str, np.ndarray]:
         else:
             out[f"bias_hh_{key}"] = db.copy()
     return out
+
+
+# -- states ----------------------------------------------------------------------------------------
+def to_torch_state(net, state: list):
+    """seqfw's per-layer states -> torch's ``h`` (L*dirs, B, H), or ``(h, c)`` for an LSTM: NumPy arrays,
+    row ``layer * num_directions + direction`` as ``h_n`` (and ``c_n``) of ``torch.nn.RNN/GRU/LSTM``."""
+    fields = _state_fields(net)
+    shaped = isinstance(state, (list, tuple)) and len(state) == len(net.layers) and all(
+        isinstance(s, dict) and all(s.get(d) is not None for d in layer.directions)
+        for layer, s in zip(net.layers, state))
+    if not shaped:
+        raise InteropError(
+            f"to_torch_state needs this network's state: a list of {len(net.layers)} per-layer dicts with "
+            f"{' and '.join(repr(d) for d in net.layers[0].directions)} (the final states Stacked.forward "
+            f"returns), got {type(state).__name__}"
+            + (f" of length {len(state)}." if isinstance(state, (list, tuple)) else "."))
+    stacked = tuple(np.stack([to_host(getattr(layer_state[d], field)) for layer, layer_state in zip(net.layers, state)
+                              for d in layer.directions]) for field in fields)
+    return stacked[0] if len(stacked) == 1 else stacked
+
+
+def from_torch_state(net, h0, c0=None, *, backend: Backend) -> list:
+    """torch's ``h_0`` (L*dirs, B, H) (and ``c_0`` for an LSTM; arrays, or tensors via ``np.asarray``) ->
+    the per-layer state ``Stacked.forward`` takes, in ``backend``'s array module and dtype."""
+    xp, dtype = require_backend(backend, "from_torch_state")
+    fields = _state_fields(net)
+    given = {"h": h0, "c": c0}
+    if "c" not in fields and c0 is not None:
+        raise InteropError("c0 was given, but this network's cells keep no memory cell c (only an LSTM's "
+                           "state has one): pass h0 alone.")
+    if "c" in fields and c0 is None:
+        raise InteropError("this network's cells are LSTMs: their state needs c0 as well as h0, "
+                           "(num_layers * num_directions, B, H) each, as torch.nn.LSTM's (h_0, c_0).")
+    arrays = {f: host_array(given[f]) for f in fields}
+    shape = _torch_state_shape(net, arrays["h"])
+    for f, a in arrays.items():
+        if a.shape != shape:
+            raise InteropError(
+                f"{f}0 has shape {a.shape}; this network needs (num_layers * num_directions, B, H) = {shape} "
+                f"({len(net.layers)} layers, {len(net.layers[0].directions)} direction(s), hidden size "
+                f"{shape[2]}). An unbatched (L*dirs, H) state needs its batch axis: {f}0[:, None].")
+    out, row = [], 0
+    for layer in net.layers:
+        per = {}
+        for d in layer.directions:
+            per[d] = layer.cells[d].state_type(*(xp.array(arrays[f][row], dtype=dtype) for f in fields))
+            row += 1
+        out.append(per)
+    return out
+
+
+def _state_fields(net) -> tuple:
+    """``("h",)`` or ``("h", "c")``: the state fields torch's layout holds, the same for every cell."""
+    kinds = {tuple(cell.state_type._fields) for layer in net.layers for cell in layer.cells.values()}
+    if len(kinds) != 1 or next(iter(kinds)) not in (("h",), ("h", "c")):
+        raise InteropError(f"this network's cell states have fields {sorted(kinds)}; torch's layout holds h "
+                           "(rnn, gru) or h and c (lstm), the same for every layer.")
+    return next(iter(kinds))
+
+
+def _torch_state_shape(net, h0: np.ndarray) -> tuple:
+    rows = sum(len(layer.directions) for layer in net.layers)
+    H = net.layers[0].cells[net.layers[0].directions[0]].hidden_size
+    return (rows, h0.shape[1] if h0.ndim == 3 else "B", H)
+
+
+def host_array(value) -> np.ndarray:
+    """A host array of ``value``: a CuPy array copied off its device, anything else through ``np.asarray``."""
+    return to_host(value) if type(value).__module__.split(".")[0] == "cupy" else np.asarray(value)
+
+
+def require_backend(backend, what: str) -> tuple:
+    """``(xp, dtype)`` of ``backend``, which an importer must be given: no module or dtype is assumed."""
+    if not isinstance(backend, Backend):
+        raise InteropError(f"{what} needs a Backend, e.g. seqfw.get_backend('numpy', dtype='float64'), got "
+                           f"{backend!r}: the arrays come back in its array module and dtype.")
+    return backend.xp, backend.dtype

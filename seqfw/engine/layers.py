@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from .backend import Array, scatter_add, xp_of
+from .cells.base import init_args
 from .errors import check_count
 
 
@@ -16,7 +17,9 @@ class Embedding:
         self.vocab_size = check_count("Embedding", "vocab_size", vocab_size)
         self.dim = check_count("Embedding", "dim", dim)
 
-    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict:
+        """E ~ N(0, 1), as PyTorch's; ``init_params(be)`` or ``init_params(rng, xp, dtype)`` (``init_args``)."""
+        rng, xp, dtype = init_args("Embedding.init_params", rng, xp, dtype, seed)
         return {"W": xp.asarray(rng.standard_normal((self.vocab_size, self.dim)), dtype=dtype)}
 
     def forward(self, params, tokens: Array) -> Array:
@@ -44,7 +47,9 @@ class Dense:
         self.in_size = check_count("Dense", "in_size", in_size)
         self.out_size = check_count("Dense", "out_size", out_size)
 
-    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict:
+        """W ~ U(-1/sqrt(H), 1/sqrt(H)), b = 0; ``init_params(be)`` or ``init_params(rng, xp, dtype)`` (``init_args``)."""
+        rng, xp, dtype = init_args("Dense.init_params", rng, xp, dtype, seed)
         s = 1 / math.sqrt(self.in_size)
         return {"W": xp.asarray(rng.uniform(-s, s, (self.in_size, self.out_size)), dtype=dtype),
                 "b": xp.zeros(self.out_size, dtype=dtype)}

@@ -27,8 +27,8 @@ from seqfw import cell_registry, task_registry
 from seqfw.cli.schema import conf_dir, experiments_dir, help_text, register_configs
 from seqfw.engine.models import KINDS as TOPOLOGY_KINDS
 from seqfw.engine.optim import OPTIMIZERS
-from seqfw.run.config import BackendConf, TopologyConf, TrackingConf, optim_schema
-from seqfw.run.settings import TrainSettings as TrainConf
+from seqfw.runner.config import BackendConf, TopologyConf, TrackingConf, optim_schema
+from seqfw.runner.settings import TrainSettings as TrainConf
 from seqfw.engine.recurrence import Bidirectional, Stacked, Unidirectional
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ NER_TOPOLOGIES = [o for o in OPTIONS["topology"] if yaml_values("topology", o)["
 
 
 def test_the_other_topologies_are_refused_for_ner():
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     others = sorted(set(OPTIONS["topology"]) - set(NER_TOPOLOGIES))
     assert others == ["encoder_decoder", "many_to_one", "one_to_many", "one_to_one"]
@@ -270,7 +270,7 @@ def test_the_other_topologies_are_refused_for_ner():
 @pytest.mark.parametrize("topology", NER_TOPOLOGIES)
 @pytest.mark.parametrize("cell", CELLS)
 def test_build_every_cell_and_topology(cell, topology):
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     cfg = make([f"cell={cell}", f"topology={topology}", *TINY])
     s = train.build(cfg)
@@ -315,7 +315,7 @@ def _leaves(tree):
 
 
 def test_build_passes_cell_options():
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     cases = {
         "lstm": (["cell.peephole=true", "cell.forget_bias=0.5"], {"peephole": True, "forget_bias": 0.5}),
@@ -330,7 +330,7 @@ def test_build_passes_cell_options():
 
 @pytest.mark.parametrize("optim", OPTIONS["optim"])
 def test_build_every_optimizer(optim):
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     cfg = make([f"optim={optim}", "optim.lr=0.03", "backend.dtype=float64", *TINY])
     s = train.build(cfg)
@@ -394,7 +394,7 @@ def test_appended_key_composes():
 @pytest.mark.parametrize("overrides,key", APPENDED, ids=[c[1] for c in APPENDED])
 def test_appended_unknown_key_refused_by_build(overrides, key):
     # ... so build(), which "checks every setting", is the place that must refuse it, naming the key
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     with pytest.raises(ValueError) as info:
         train.build(make([*TINY, *overrides]))
@@ -447,7 +447,7 @@ def _case_id(case) -> str:
 
 @pytest.mark.parametrize("overrides,key,value,exc", BAD_VALUES, ids=[_case_id(c) for c in BAD_VALUES])
 def test_bad_value_refused_by_build(overrides, key, value, exc):
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     cfg = make([*TINY, *overrides])
     with pytest.raises(exc) as info:
@@ -457,7 +457,7 @@ def test_bad_value_refused_by_build(overrides, key, value, exc):
 
 
 def test_topology_kind_error_lists_what_fits():
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     with pytest.raises(train.ConfigError) as info:
         train.build(make([*TINY, "topology.kind=many_to_one"]))
@@ -470,7 +470,7 @@ def test_bad_value_is_refused_before_the_task_is_built():
     """train.* is checked first: a bad step count fails even where the corpus would be huge."""
     import time
 
-    from seqfw.run import build as train
+    from seqfw.runner import build as train
 
     cfg = make(["train.steps=0", "task.num_sentences=10000000"])
     start = time.perf_counter()

@@ -14,9 +14,9 @@ from seqfw.engine.backend import BackendError
 from seqfw.engine.errors import SeqfwError, SettingError
 from seqfw.engine.interop import InteropError
 from seqfw.plugins.hookspecs import PluginError
-from seqfw.run.checkpoint import CheckpointError
-from seqfw.run.settings import ConfigError, TrainingError
-from seqfw.run.tracking import TrackingError
+from seqfw.runner.checkpoint import CheckpointError
+from seqfw.runner.settings import ConfigError, TrainingError
+from seqfw.runner.tracking import TrackingError
 from seqfw.tasks import DataError
 from tests.helpers.cli import client_for, seqfw as run_seqfw
 from tests.helpers.fake_install import install_plugin

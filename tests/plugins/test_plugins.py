@@ -84,7 +84,7 @@ def test_an_options_dataclass_that_refuses_a_value_is_a_users_error_not_a_bug():
 
 def test_registered_cells_train_like_builtins():
     cell = make_cell("rnn", 2, 3, nonlinearity="relu")
-    assert cell.nonlinearity == "relu" and cell.init_params(np.random.default_rng(0))["W_h"].shape == (3, 3)
+    assert cell.nonlinearity == "relu" and cell.init_params(np.random.default_rng(0), np, np.float32)["W_h"].shape == (3, 3)
 
 
 @pytest.mark.parametrize("declared, expected", [

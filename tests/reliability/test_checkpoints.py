@@ -171,7 +171,7 @@ def test_a_fifo_or_a_directory_is_refused_by_both_entry_points_without_hanging(t
 
 def greedy_by_hand(ckpt) -> str:
     """The arg-max path, step by step, from the model itself: the reference for --temperature 0."""
-    from seqfw.run.serving import load_run
+    from seqfw.runner.serving import load_run
     from seqfw.tasks.vocab import EOS, PAD, UNK
 
     _, s = load_run(str(ckpt))

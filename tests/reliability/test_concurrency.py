@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from seqfw.cli.launch import claim_output_dir
-from seqfw.run.tracking import PARENT_FILE
+from seqfw.runner.tracking import PARENT_FILE
 from tests.helpers.cli import TINY, clean_env
 from tests.helpers.store import artifacts, assert_all_terminal
 

@@ -172,7 +172,7 @@ TASKS = TINY_TASKS  # every task at tiny sizes, as the task tests build them
 def test_every_task_reports_exactly_the_metrics_it_declares(task, compose_cfg):
     """``info.metrics`` is what ``optimized_metric`` is checked against, so it must be ``evaluate()``'s keys."""
     from seqfw.plugins.registry import task_registry
-    from seqfw.run.build import build
+    from seqfw.runner.build import build
 
     s = build(compose_cfg([f"task={task}", "cell.hidden_size=4", *TASKS[task]]))
     declared = s.task.reported_metrics()
@@ -182,8 +182,8 @@ def test_every_task_reports_exactly_the_metrics_it_declares(task, compose_cfg):
 
 def test_a_tagged_file_reports_no_ambiguous_accuracy_and_says_so_before_training(tmp_path, compose_cfg):
     """A user's ner file marks no ambiguous tokens: the metric is neither reported nor accepted."""
-    from seqfw.run.build import build
-    from seqfw.run.settings import ConfigError
+    from seqfw.runner.build import build
+    from seqfw.runner.settings import ConfigError
 
     path = tmp_path / "two.tags"
     path.write_text("Paris B-LOC\nis O\n\nMaria B-PER\nsmiled O\n\nTom B-PER\nran O\n")
@@ -198,9 +198,9 @@ def _measured_peak(cfg) -> tuple[int, int]:
     """(estimate, measured peak) in bytes: tracemalloc over build, one training step and one evaluation,
     less the task's own data (sized by the task's guard, not by the estimate)."""
     from seqfw.plugins.registry import make_task
-    from seqfw.run.build import build, options
-    from seqfw.run.memory import estimate
-    from seqfw.run.step import train_step
+    from seqfw.runner.build import build, options
+    from seqfw.runner.memory import estimate
+    from seqfw.runner.step import train_step
 
     tracemalloc.start()
     task = make_task(cfg.task.name, **options(cfg.task))

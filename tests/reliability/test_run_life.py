@@ -4,7 +4,7 @@ Signals at each phase of a run's life, several Ctrl-C in quick succession, a Mem
 crash in each phase, sweeps whose jobs fail or are stopped: each case asserts the exit status,
 the message (no traceback unless it is a bug report), that what was printed is what the store
 holds, and that no run is left RUNNING. ``SEQFW_TEST_PAUSE_AT`` makes a run wait at a phase until
-the signal comes, so each case hits its phase every time (seqfw/run/life.py).
+the signal comes, so each case hits its phase every time (seqfw/runner/life.py).
 """
 from __future__ import annotations
 

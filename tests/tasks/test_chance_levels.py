@@ -1,5 +1,5 @@
 """The chance levels the built-in tasks state (``TaskInfo.chance``, shown as their MLflow experiment's
-description: seqfw.run.notes) are true of their default data: each number quoted is measured here."""
+description: seqfw.runner.notes) are true of their default data: each number quoted is measured here."""
 from __future__ import annotations
 
 import collections

@@ -6,7 +6,7 @@ from hydra import compose, initialize_config_dir
 
 from seqfw import task_registry
 from seqfw.cli.schema import conf_dir, register_configs
-from seqfw.run.loop import fit
+from seqfw.runner.loop import fit
 
 TINY = {
     "ner": ["task.num_sentences=60"],
@@ -59,7 +59,7 @@ def compose_cfg():
 
 @pytest.mark.parametrize("task, topology", CASES, ids=[f"{t}-{o}" for t, o in CASES])
 def test_task_trains_with_topology(compose_cfg, task, topology, tmp_path):
-    from seqfw.run.settings import RunContext
+    from seqfw.runner.settings import RunContext
 
     cfg = compose_cfg([f"task={task}", f"topology={topology}", *COMMON, *TINY[task]])
     result = fit(cfg, RunContext(output_dir=tmp_path))
@@ -69,7 +69,7 @@ def test_task_trains_with_topology(compose_cfg, task, topology, tmp_path):
 
 
 def test_dates_decodes_with_beam_search_too(compose_cfg, tmp_path):
-    from seqfw.run.settings import RunContext
+    from seqfw.runner.settings import RunContext
 
     cfg = compose_cfg(["task=dates", "task.beam_size=3", *COMMON, *TINY["dates"]])
     assert math.isfinite(fit(cfg, RunContext(output_dir=tmp_path)).objective)

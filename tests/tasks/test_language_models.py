@@ -10,8 +10,8 @@ from hydra import compose, initialize_config_dir
 from seqfw import make_task, recurrent
 from seqfw.cli.schema import conf_dir, register_configs
 from seqfw.engine.models import Batch
-from seqfw.run.loop import fit
-from seqfw.run.settings import RunContext
+from seqfw.runner.loop import fit
+from seqfw.runner.settings import RunContext
 from seqfw.tasks.word_lm import tokenize
 
 
@@ -85,7 +85,7 @@ def test_bad_sampler_flags_are_one_line_errors(trained_checkpoint, args, message
 
 
 def test_a_zero_temperature_from_python_is_greedy_not_replaced(trained_checkpoint):
-    from seqfw.run.serving import load_run
+    from seqfw.runner.serving import load_run
 
     _, s = load_run(str(trained_checkpoint))
     greedy = [s.task.sample(s.model, s.params, s.backend.xp, 2, np.random.default_rng(seed), temperature=0)

@@ -9,9 +9,12 @@ The contract, for a cell with hidden size H and input size D, batch B:
   side by side along its last axis, e.g. ``W_x`` (D, G*H)) may name its blocks,
   ``Param(shape, init, blocks=("i", "f", "g", "o"))``, so that the conformance kit can
   say which gate a wrong gradient entry belongs to.
-- ``initial_state(batch, xp, dtype)`` -> a NamedTuple of (B, H) arrays whose
-  first field is the hidden output ``h`` (the framework reads it for the
-  per-step gradient norms).
+- ``init_params(be)`` (or ``init_params(rng, xp, dtype)``) and ``initial_state(batch, be)`` (or
+  ``initial_state(batch, xp, dtype)``) come from this base class: the parameters drawn on the
+  host from ``param_specs``, the state a NamedTuple of (B, H) zeros whose first field is the
+  hidden output ``h`` (the framework reads it for the per-step gradient norms). Both are in the
+  backend's dtype; there is no default dtype (``init_args``, ``state_args``). The framework
+  always calls them in the three-argument form, so a cell that overrides them may keep it.
 - ``forward(params, x, state) -> (h, state, cache)`` for one step.
 - ``backward(params, dh, dstate, cache) -> (dx, dstate_prev, grads)``: ``dh`` is
   dL/dh for the step's output, ``dstate`` is dL/d(new state) flowing back from
@@ -44,8 +47,8 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ..backend import Array, xp_of
-from ..errors import check_count
+from ..backend import Array, Backend, xp_of
+from ..errors import DtypeError, check_count
 
 Init = Callable[[np.random.Generator, tuple], np.ndarray]
 
@@ -135,8 +138,13 @@ class Cell:
     def param_specs(self) -> dict[str, Param]:
         raise NotImplementedError
 
-    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict[str, Array]:
-        """Draw every declared parameter on the host, then move it to ``xp`` in ``dtype``."""
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict[str, Array]:
+        """Draw every declared parameter on the host, then move it to the backend's module and dtype.
+
+        ``init_params(be)`` (a ``Backend``: its ``host_rng(seed)``, ``xp`` and ``dtype``) or the
+        old form ``init_params(rng, xp, dtype)``; see ``init_args``.
+        """
+        rng, xp, dtype = init_args(f"{type(self).__name__}.init_params", rng, xp, dtype, seed)
         out = {}
         for name, spec in self.param_specs().items():
             value = spec.init(rng, tuple(spec.shape))
@@ -145,7 +153,9 @@ class Cell:
             out[name] = xp.asarray(value, dtype=dtype)
         return out
 
-    def initial_state(self, batch: int, xp=np, dtype=np.float32):
+    def initial_state(self, batch: int, xp=None, dtype=None):
+        """The zero state: ``initial_state(batch, be)`` or ``initial_state(batch, xp, dtype)`` (``state_args``)."""
+        xp, dtype = state_args(f"{type(self).__name__}.initial_state", xp, dtype)
         H = self.hidden_size
         return self.state_type(*(xp.zeros((batch, H), dtype=dtype) for _ in self.state_type._fields))
 
@@ -158,6 +168,43 @@ class Cell:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
+
+
+def init_args(owner: str, rng, xp=None, dtype=None, seed: int | None = None) -> tuple:
+    """``init_params``' two forms -> ``(host generator, array module, dtype)``.
+
+    ``rng`` a ``Backend``: ``(be.host_rng(seed), be.xp, be.dtype)``; ``seed`` (None: the backend's
+    seed) overrides. Else the old form: ``rng`` a ``numpy.random.Generator``, ``xp`` (NumPy when
+    None) and ``dtype``, which has no default: a missing dtype raises ``DtypeError`` rather than
+    silently meaning float32 on a float64 backend.
+    """
+    if isinstance(rng, Backend):
+        if xp is not None or dtype is not None:
+            raise TypeError(f"{owner}: give a backend alone (`init_params(be)`) or `(rng, xp, dtype)`, not both")
+        return rng.host_rng(seed), rng.xp, rng.dtype
+    if seed is not None:
+        raise TypeError(f"{owner}: seed= goes with a backend (`init_params(be, seed=...)`); a generator is "
+                        f"already seeded")
+    if dtype is None:
+        raise DtypeError(f"{owner}: no dtype given. Parameters are created in the backend's dtype: pass the "
+                         f"backend, `net.init_params(be)` with `be = get_backend(..., dtype=...)`, or the "
+                         f"dtype itself, `init_params(rng, xp, dtype=...)`.")
+    return rng, (np if xp is None else xp), dtype
+
+
+def state_args(owner: str, xp=None, dtype=None) -> tuple:
+    """``initial_state``'s two forms -> ``(array module, dtype)``: a ``Backend`` gives its own; else
+    ``xp`` (NumPy when None) and ``dtype``, which has no default (``DtypeError``, as ``init_args``)."""
+    if isinstance(xp, Backend):
+        if dtype is not None:
+            raise TypeError(f"{owner}: give a backend alone (`initial_state(batch, be)`) or `(batch, xp, dtype)`, "
+                            f"not both")
+        return xp.xp, xp.dtype
+    if dtype is None:
+        raise DtypeError(f"{owner}: no dtype given. States are created in the backend's dtype: pass the "
+                         f"backend, `net.initial_state(batch, be)` with `be = get_backend(..., dtype=...)`, or "
+                         f"the dtype itself, `initial_state(batch, xp, dtype=...)`.")
+    return (np if xp is None else xp), dtype
 
 
 def sigmoid(x: Array, out: Array | None = None) -> Array:

@@ -81,9 +81,13 @@ class GRUSimpleCell(Cell):
     ``GATES = ("z", "n")``: z = Γu, n = c~ (PyTorch's names for the same roles).
     Parameters: ``W_x`` (D, 2H), ``W_h`` (H, 2H), ``b`` (2H,), all
     U(-1/sqrt(H), 1/sqrt(H)). State: ``HState(h)`` with h = c<t>.
+
+    Course layout (``seqfw.engine.layouts``): z -> ``Wu``, ``bu``; n -> ``Wc``, ``bc``.
     """
 
     GATES = ("z", "n")
+    COURSE_NAMES = {"z": "u", "n": "c"}  # gate block -> course letter, in the course's order
+    COURSE_VECTORS: dict = {}  # extra (H,) parameter -> its course name, as an (H, 1) column
 
     def param_specs(self):
         D, H = self.input_size, self.hidden_size
@@ -130,9 +134,13 @@ class GRUCell(Cell):
     Packed gate order ``GATES = ("r", "z", "n")`` with z = Γu and n = c~.
     Parameters: ``W_x`` (D, 3H), ``W_h`` (H, 3H), ``b`` (3H,), all U(-1/sqrt(H), 1/sqrt(H)).
     State: ``HState(h)`` with h = c<t>.
+
+    Course layout (``seqfw.engine.layouts``): r -> ``Wr``, ``br``; z -> ``Wu``, ``bu``; n -> ``Wc``, ``bc``.
     """
 
     GATES = ("r", "z", "n")
+    COURSE_NAMES = {"r": "r", "z": "u", "n": "c"}  # gate block -> course letter, in the course's order
+    COURSE_VECTORS: dict = {}  # extra (H,) parameter -> its course name, as an (H, 1) column
     reset_after = False
 
     def __new__(cls, *args, **kwargs):
@@ -193,10 +201,12 @@ class GRUResetAfterCell(GRUCell):
 
     PyTorch writes the update as h = (1 - z) * n + z * h_prev, so its z is 1 - Γu: its
     z-block weights and biases are the negatives of ours (``seqfw.engine.interop`` converts).
-    Parameters: as ``GRUCell`` plus ``b_hn`` (H,).
+    Parameters: as ``GRUCell`` plus ``b_hn`` (H,). Course layout: as ``GRUCell`` plus ``bhc`` (H, 1)
+    for ``b_hn`` (the course itself teaches only the Cho form; the name is seqfw's).
     """
 
     reset_after = True
+    COURSE_VECTORS = {"b_hn": "bhc"}
 
     def __init__(self, input_size: int, hidden_size: int, reset_after: bool = True):
         super().__init__(input_size, hidden_size, reset_after)

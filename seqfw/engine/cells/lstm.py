@@ -91,9 +91,14 @@ class LSTMCell(Cell):
     Parameters: ``W_x`` (D, 4H), ``W_h`` (H, 4H), ``b`` (4H,). All U(-1/sqrt(H), 1/sqrt(H))
     except the forget block of ``b``, set to ``forget_bias`` (default 1.0, Jozefowicz
     et al. 2015) so that the cell starts out remembering. State: ``LSTMState(h, c)``.
+
+    Course layout (``seqfw.engine.layouts``, the programming exercise's names): f -> ``Wf``, ``bf``;
+    i -> ``Wi``, ``bi`` (Γu, the update gate); g -> ``Wc``, ``bc``; o -> ``Wo``, ``bo``.
     """
 
     GATES = ("i", "f", "g", "o")
+    COURSE_NAMES = {"f": "f", "i": "i", "g": "c", "o": "o"}  # gate block -> course letter, in the course's order
+    COURSE_VECTORS: dict = {}  # extra (H,) parameter -> its course name, as an (H, 1) column
     state_type = LSTMState
     peephole = False
 
@@ -153,9 +158,11 @@ class PeepholeLSTMCell(LSTMCell):
     dL/dp_i = Σ_b δu c<t-1>, dL/dp_f = Σ_b δf c<t-1>, dL/dp_o = Σ_b δo c<t>.
 
     Parameters: as ``LSTMCell`` plus ``p_i``, ``p_f``, ``p_o`` (H,), U(-1/sqrt(H), 1/sqrt(H)).
+    Course layout: as ``LSTMCell`` plus ``pf``, ``pi``, ``po`` (H, 1).
     """
 
     peephole = True
+    COURSE_VECTORS = {"p_f": "pf", "p_i": "pi", "p_o": "po"}
 
     def __init__(self, input_size: int, hidden_size: int, peephole: bool = True,
                  forget_bias: float = LSTMOptions.forget_bias):

@@ -60,9 +60,14 @@ class RNNCell(Cell):
         dL/d(W_ax x<t> + b_a) = δ<t>            (dW_ax, db_a, dx reduced over t by the time loop)
 
     Initialisation: every parameter U(-1/sqrt(H), 1/sqrt(H)), as PyTorch.
+
+    Course layout (``seqfw.engine.layouts``): ``COURSE_NAMES`` maps each gate block to the letter of
+    the course's ``W?``/``b?``: block a -> ``Wa`` = [W_aa | W_ax] (H, H + D), ``ba`` (H, 1).
     """
 
     GATES = ("a",)
+    COURSE_NAMES = {"a": "a"}  # gate block -> course letter, in the course's order
+    COURSE_VECTORS: dict = {}  # extra (H,) parameter -> its course name, as an (H, 1) column
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = RNNOptions.nonlinearity):
         super().__init__(input_size, hidden_size)

@@ -5,6 +5,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..backend import Backend
+from ..errors import DtypeError
+
 
 class Batch(NamedTuple):
     """A padded, time-major batch: inputs (T, B) ids or (T, B, D) features, targets (T, B[, K])
@@ -17,8 +20,17 @@ class Batch(NamedTuple):
     decoder_inputs: np.ndarray | None = None
     target_lengths: np.ndarray | None = None
 
-    def to(self, xp, dtype=np.float32) -> "Batch":
-        """On the backend's device; float arrays in the backend's dtype, ids stay integers."""
+    def to(self, xp, dtype=None) -> "Batch":
+        """On the backend's device; float arrays in the backend's dtype, ids stay integers.
+
+        ``batch.to(be)`` (a ``Backend``) or ``batch.to(xp, dtype)``; the dtype has no default.
+        """
+        if isinstance(xp, Backend):
+            xp, dtype = xp.xp, xp.dtype
+        elif dtype is None:
+            raise DtypeError("Batch.to: no dtype given. A batch's float arrays take the backend's dtype: "
+                             "`batch.to(be)` with `be = get_backend(..., dtype=...)`, or `batch.to(xp, dtype)`.")
+
         def move(a):
             return xp.asarray(a, dtype=dtype) if np.issubdtype(a.dtype, np.floating) else xp.asarray(a)
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..functional import log_softmax
+
 
 def extend_unfinished(out: list, done: np.ndarray, tokens: np.ndarray, eos: int) -> None:
     """Append each unfinished sequence's new token, or mark it finished at ``<eos>`` (not appended)."""
@@ -14,7 +16,6 @@ def extend_unfinished(out: list, done: np.ndarray, tokens: np.ndarray, eos: int)
 
 
 def log_softmax_rows(z: np.ndarray) -> np.ndarray:
-    """log softmax over the last axis, in float64 on the host (stable: the row maximum is subtracted)."""
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    """log softmax over the last axis, in float64 on the host (``functional.log_softmax``): scores of
+    beams summed over many steps need the precision whatever the run's dtype."""
+    return log_softmax(np.asarray(z, dtype=np.float64))

@@ -14,9 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import to_host, xp_of
+from ..cells.base import init_args
+from ..errors import check_same_dtype, float_dtype
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, loss_mask
+from ..recurrence.step import first_leaf
 from ..tree import tree_map
 from .batch import Batch, host_lengths
 from .decoding import extend_unfinished, log_softmax_rows
@@ -38,12 +41,20 @@ class EncoderDecoder:
         self.encoder, self.decoder = encoder, decoder
         self.head = Dense(decoder.output_size, tgt_vocab)
 
-    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict:
+        """``init_params(be)`` (drawn from ``be.host_rng(seed)``, in ``be.xp`` and ``be.dtype``) or
+        ``init_params(rng, xp, dtype)``; one generator for every part, in the order of the dict."""
+        rng, xp, dtype = init_args("EncoderDecoder.init_params", rng, xp, dtype, seed)
         return {"src_embed": self.src_embed.init_params(rng, xp, dtype),
                 "tgt_embed": self.tgt_embed.init_params(rng, xp, dtype),
                 "encoder": self.encoder.init_params(rng, xp, dtype),
                 "decoder": self.decoder.init_params(rng, xp, dtype),
                 "head": self.head.init_params(rng, xp, dtype)}
+
+    def check_dtypes(self, params, owner: str = "EncoderDecoder") -> None:
+        """``DtypeError`` unless every part's parameters share one dtype (one array each; the inputs are ids)."""
+        check_same_dtype(owner, *((f"the {part} parameters are", float_dtype(first_leaf(params[part])))
+                                  for part in ("encoder", "decoder", "src_embed", "tgt_embed", "head")))
 
     # -- the bridge: encoder final states -> decoder initial states, and back ---------------------
     @staticmethod
@@ -74,6 +85,7 @@ class EncoderDecoder:
         decoder (there is no truncated BPTT across encoder–decoder batches)."""
         if state is not None:
             raise ValueError("EncoderDecoder.loss_and_grads: the encoder starts from zeros; state must be None")
+        self.check_dtypes(params, "EncoderDecoder.loss_and_grads")
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = (batch.inputs, batch.lengths, batch.decoder_inputs,
                                                           batch.targets, batch.target_lengths)
         e = self.src_embed.forward(params["src_embed"], src)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import Array, xp_of
-from ..errors import check_choice
+from ..cells.base import init_args
+from ..errors import check_choice, check_same_dtype, float_dtype
 from ..layers import Dense, Embedding
 from ..losses import mse, sigmoid_cross_entropy, softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, length_mask, loss_mask
+from ..recurrence.step import first_leaf
 from .batch import Batch, host_lengths
 
 LOSSES = {"softmax": softmax_cross_entropy, "sigmoid": sigmoid_cross_entropy, "mse": mse}
@@ -51,7 +53,10 @@ class SequenceModel:
         self.head = Dense(net.output_size, out_size)
         self.bidirectional = isinstance(net.layers[-1], Bidirectional)
 
-    def init_params(self, rng: np.random.Generator, xp=np, dtype=np.float32) -> dict:
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict:
+        """``init_params(be)`` (drawn from ``be.host_rng(seed)``, in ``be.xp`` and ``be.dtype``) or
+        ``init_params(rng, xp, dtype)``; one generator for the embedding, the network and the head, in that order."""
+        rng, xp, dtype = init_args(f"{type(self).__name__}.init_params", rng, xp, dtype, seed)
         params = {"embed": self.embed.init_params(rng, xp, dtype)} if self.embed else {}
         params.update(rnn=self.rnn.init_params(rng, xp, dtype), head=self.head.init_params(rng, xp, dtype))
         return params
@@ -76,11 +81,29 @@ class SequenceModel:
         return dsum
 
     # -- the model ------------------------------------------------------------------------------
-    def logits(self, params, x: Array, lengths: Array | None = None, state=None):
-        """Outputs before the loss (logits or regression values) and the network's final states."""
+    def check_dtypes(self, params, x: Array, state=None, owner: str | None = None) -> None:
+        """``DtypeError`` unless the parameters of every part, float inputs and a given state share one
+        dtype (token ids are skipped); one array of each part is compared, once per call."""
+        check_same_dtype(owner or type(self).__name__,
+                         ("the network's parameters are", float_dtype(first_leaf(params["rnn"]))),
+                         ("the embedding's parameters are", params["embed"]["W"].dtype if self.embed else None),
+                         ("the head's parameters are", params["head"]["W"].dtype),
+                         ("the inputs x are", float_dtype(x)),
+                         ("the initial state is", float_dtype(first_leaf(state))))
+
+    def logits(self, params, x: Array, lengths: Array | None = None, state=None, batch_first: bool = False):
+        """Outputs before the loss (logits or regression values) and the network's final states.
+
+        ``batch_first``: ``x`` (B, T[, D]) and, for a model with an output per step, outputs (B, T, O);
+        the time-major call's numbers, transposed.
+        """
+        self.check_dtypes(params, x, state, f"{type(self).__name__}.logits")
+        if batch_first:
+            x = x.swapaxes(0, 1)
         inp, net_lengths = self._inputs(params, x, lengths)
         ys, finals, _ = self.rnn.forward(params["rnn"], inp, net_lengths, state)
-        return self.head.forward(params["head"], self._summary(ys, net_lengths)), finals
+        out = self.head.forward(params["head"], self._summary(ys, net_lengths))
+        return (out.swapaxes(0, 1) if batch_first and self.per_step else out), finals
 
     def loss_and_grads(self, params, batch: Batch, state=None, train: bool = True, noise=None,
                        step_norms: bool = False, loss_steps: str = "all"):
@@ -91,6 +114,7 @@ class SequenceModel:
         sequence, its ``last`` real step or its ``first`` (a model with one output per sequence has one).
         """
         x, lengths = batch.inputs, batch.lengths
+        self.check_dtypes(params, x, state, f"{type(self).__name__}.loss_and_grads")
         inp, net_lengths = self._inputs(params, x, lengths)
         ys, finals, cache = self.rnn.forward(params["rnn"], inp, net_lengths, state, train=train, noise=noise)
         summary = self._summary(ys, net_lengths)

@@ -1,9 +1,9 @@
 """Bidirectional layers: one cell reads the sequence forwards, another backwards."""
 from __future__ import annotations
 
-
 from ..backend import Array, xp_of
 from ..cells.base import Cell
+from ..tree import tree_map
 from .unroll import Unidirectional, unroll, unroll_backward
 
 
@@ -32,6 +32,8 @@ class Bidirectional(Unidirectional):
 
     Params ``{"fwd": ..., "bwd": ...}``; the ``bwd`` final state is its state
     after reading the first token (as PyTorch's ``h_n`` for the reverse direction).
+    Its per-step states (``keep_states``) are in input order: ``bwd`` at t is its state after
+    reading x<L-1> .. x<t>. It cannot be stepped: its state at t depends on the inputs after t.
     """
 
     directions = ("fwd", "bwd")
@@ -43,11 +45,12 @@ class Bidirectional(Unidirectional):
         self.input_size = cell_fwd.input_size
         self.output_size = 2 * cell_fwd.hidden_size
 
-    def forward(self, params, x, state, lengths=None, mask=None):
+    def forward(self, params, x, state, lengths=None, mask=None, keep_states=False):
         xp = xp_of(x)
         state = self.start_state(state, x.shape[1], xp, x.dtype)
-        yf, sf, cf = unroll(self.cells["fwd"], params["fwd"], x, state["fwd"], mask)
-        yb_rev, sb, cb = unroll(self.cells["bwd"], params["bwd"], reverse_padded(x, lengths), state["bwd"], mask)
+        yf, sf, cf = unroll(self.cells["fwd"], params["fwd"], x, state["fwd"], mask, keep_states)
+        yb_rev, sb, cb = unroll(self.cells["bwd"], params["bwd"], reverse_padded(x, lengths), state["bwd"], mask,
+                                keep_states)
         ys = xp.concatenate([yf, reverse_padded(yb_rev, lengths)], axis=-1)  # (T, B, 2H)
         return ys, {"fwd": sf, "bwd": sb}, (cf, cb, lengths)
 
@@ -62,3 +65,21 @@ class Bidirectional(Unidirectional):
         dx = dxf + reverse_padded(dxb, lengths)
         nb = None if nb is None else reverse_padded(nb, lengths)  # the reverse direction's norms in input order
         return dx, {"fwd": dsf, "bwd": dsb}, {"fwd": gf, "bwd": gb}, {"fwd": nf, "bwd": nb}
+
+    def states(self, cache) -> dict:
+        """``{"fwd": ..., "bwd": ...}`` per-step states, both in input order (reversed here, only when asked)."""
+        cf, cb, lengths = cache
+        bwd = None if cb.states is None else tree_map(lambda s: reverse_padded(s, lengths), cb.states)
+        return {"fwd": cf.states, "bwd": bwd}
+
+    def step(self, *args, **kwargs):
+        raise ValueError(STEP_REFUSAL.format(where="Bidirectional.step", layer="this layer"))
+
+    def step_backward(self, *args, **kwargs):
+        raise ValueError(STEP_REFUSAL.format(where="Bidirectional.step_backward", layer="this layer"))
+
+
+STEP_REFUSAL = ("{where}: {layer} is bidirectional and cannot be stepped: its reverse direction reads the "
+                "sequence from the end, so its state at step t depends on inputs not seen yet. Run the whole "
+                "sequence with `net.forward(params, x, lengths)`, or step a unidirectional network "
+                "(`bidirectional=False`).")

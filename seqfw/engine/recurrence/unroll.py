@@ -10,6 +10,10 @@ Forward, for one direction::
 Backward walks the caches in reverse; padded rows pass dL/ds straight through,
 so appending padding changes no output, state or gradient. ``dW_x``, ``db``
 and ``dX`` are then one GEMM each over all steps.
+
+``keep_states=True`` also records s<t> after every step (the masked one: a padded row holds
+its carried state, i.e. its final state) into (T, B, H) arrays, one per state field; off by
+default, since it keeps T states alive (the cell caches usually hold them only in pieces).
 """
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import Array, to_host, xp_of
-from ..cells.base import Cell, Outer
+from ..cells.base import Cell, Outer, init_args, state_args
 from ..tree import tree_add_, tree_map
+from .step import step, step_backward
 
 
 class UnrollCache(NamedTuple):
@@ -27,6 +32,7 @@ class UnrollCache(NamedTuple):
     steps: list  # the cell's per-step caches
     mask: Array | None  # (T, B, 1) bool, or None when no sequence is padded
     full: np.ndarray | None  # (T,) host bool: no row of step t is padded
+    states: Any = None  # with keep_states: the cell's state NamedTuple of (T, B, H) arrays, s<t> after step t
 
 
 def length_mask(lengths: Array | None, T: int, xp=np) -> Array | None:
@@ -60,11 +66,12 @@ def _where_state(mask, new, old):
     return tree_map(lambda n, o: xp.where(mask, n, o), new, old)
 
 
-def unroll(cell: Cell, params: dict, x: Array, state0, mask: Array | None = None):
+def unroll(cell: Cell, params: dict, x: Array, state0, mask: Array | None = None, keep_states: bool = False):
     """Run ``cell`` over ``x`` (T, B, D) from ``state0``.
 
     Returns ``(outputs (T, B, H), final state, cache)``; outputs at padded
     positions are 0 and each row's final state is its state at its last real step.
+    ``keep_states``: ``cache.states`` holds the state after every step (see the module's doc).
     """
     xp = xp_of(x)
     T, B, D = x.shape
@@ -80,6 +87,7 @@ def unroll(cell: Cell, params: dict, x: Array, state0, mask: Array | None = None
     ys = xp.empty((T, B, H), dtype=x.dtype)
     steps = []
     state = state0
+    kept = type(state0)(*(xp.empty((T,) + a.shape, dtype=a.dtype) for a in state0)) if keep_states else None
     for t in range(T):
         h, new_state, cache = cell.forward(params, inputs[t], state)
         if full is None or full[t]:
@@ -89,7 +97,10 @@ def unroll(cell: Cell, params: dict, x: Array, state0, mask: Array | None = None
             ys[t] = xp.where(mask[t], h, 0)
             state = _where_state(mask[t], new_state, state)
         steps.append(cache)
-    return ys, state, UnrollCache(x, steps, mask, full)
+        if kept is not None:
+            for buffer, a in zip(kept, state):
+                buffer[t] = a
+    return ys, state, UnrollCache(x, steps, mask, full, kept)
 
 
 def unroll_backward(
@@ -103,7 +114,7 @@ def unroll_backward(
     set (else ``None``): the total gradient reaching the hidden state at step t
     (0 at padding).
     """
-    x, steps, mask, full = cache
+    x, steps, mask, full = cache.x, cache.steps, cache.mask, cache.full
     xp = xp_of(x)
     T, B, _ = x.shape
     H = cell.hidden_size
@@ -178,10 +189,14 @@ class Unidirectional:
         self.input_size = cell.input_size
         self.output_size = cell.hidden_size
 
-    def init_params(self, rng, xp=np, dtype=np.float32) -> dict:
+    def init_params(self, rng, xp=None, dtype=None, *, seed: int | None = None) -> dict:
+        """``init_params(be)`` or ``init_params(rng, xp, dtype)`` (``cells.base.init_args``)."""
+        rng, xp, dtype = init_args(f"{type(self).__name__}.init_params", rng, xp, dtype, seed)
         return {d: c.init_params(rng, xp, dtype) for d, c in self.cells.items()}
 
-    def initial_state(self, batch: int, xp=np, dtype=np.float32) -> dict:
+    def initial_state(self, batch: int, xp=None, dtype=None) -> dict:
+        """``initial_state(batch, be)`` or ``initial_state(batch, xp, dtype)`` (``cells.base.state_args``)."""
+        xp, dtype = state_args(f"{type(self).__name__}.initial_state", xp, dtype)
         return {d: c.initial_state(batch, xp, dtype) for d, c in self.cells.items()}
 
     def start_state(self, state: dict | None, batch: int, xp, dtype) -> dict:
@@ -190,9 +205,9 @@ class Unidirectional:
         return {d: state.get(d) if state.get(d) is not None else c.initial_state(batch, xp, dtype)
                 for d, c in self.cells.items()}
 
-    def forward(self, params, x, state, lengths=None, mask=None):
+    def forward(self, params, x, state, lengths=None, mask=None, keep_states=False):
         state = self.start_state(state, x.shape[1], xp_of(x), x.dtype)
-        ys, final, cache = unroll(self.cells["fwd"], params["fwd"], x, state["fwd"], mask)
+        ys, final, cache = unroll(self.cells["fwd"], params["fwd"], x, state["fwd"], mask, keep_states)
         return ys, {"fwd": final}, cache
 
     def backward(self, params, dys, dstate, cache, step_norms=False):
@@ -201,3 +216,19 @@ class Unidirectional:
             self.cells["fwd"], params["fwd"], dys, dstate.get("fwd"), cache, step_norms
         )
         return dx, {"fwd": ds0}, {"fwd": grads}, {"fwd": norms}
+
+    def states(self, cache) -> dict:
+        """``{"fwd": state NamedTuple of (T, B, H) arrays}`` from a ``keep_states`` forward's cache."""
+        return {"fwd": cache.states}
+
+    # -- one step by hand (``Stacked.step``) -----------------------------------------------------
+    def step(self, params, x_t, state):
+        """``x_t`` (B, D), ``state`` ``{"fwd": ...}`` (a None direction: zeros) -> ``(h, {"fwd": state}, cache)``."""
+        state = self.start_state(state, x_t.shape[0], xp_of(x_t), x_t.dtype)
+        h, new, cache = step(self.cells["fwd"], params["fwd"], x_t, state["fwd"])
+        return h, {"fwd": new}, cache
+
+    def step_backward(self, params, dh, dstate, cache):
+        """-> ``(dx (B, D), {"fwd": dstate_prev}, {"fwd": grads})``; None for ``dh`` or ``dstate``: zero."""
+        dx, dprev, grads = step_backward(self.cells["fwd"], params["fwd"], dh, (dstate or {}).get("fwd"), cache)
+        return dx, {"fwd": dprev}, {"fwd": grads}

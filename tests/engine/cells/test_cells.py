@@ -109,7 +109,7 @@ def test_peephole_and_reset_after_declare_their_extra_parameters():
     assert set(make_cell("lstm", 2, 3, peephole=True).param_specs()) == {"W_x", "W_h", "b", "p_i", "p_f", "p_o"}
     assert set(make_cell("gru", 2, 3, reset_after=True).param_specs()) == {"W_x", "W_h", "b", "b_hn"}
     assert set(make_cell("gru", 2, 3).param_specs()) == {"W_x", "W_h", "b"}
-    assert isinstance(make_cell("lstm", 2, 3).initial_state(4), LSTMState)
+    assert isinstance(make_cell("lstm", 2, 3).initial_state(4, np, np.float64), LSTMState)
 
 
 @pytest.mark.parametrize("name, opts, match", [

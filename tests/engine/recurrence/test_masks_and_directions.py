@@ -139,4 +139,4 @@ def test_bad_topology_settings_are_refused(kwargs, match):
 def test_wrong_input_size_is_refused(rng):
     net = recurrent("lstm", 2, 3)
     with pytest.raises(ValueError, match="expects inputs of size 2"):
-        net.forward(net.init_params(rng), np.zeros((4, 1, 5), np.float32))
+        net.forward(net.init_params(rng, np, np.float32), np.zeros((4, 1, 5), np.float32))

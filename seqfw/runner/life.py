@@ -13,7 +13,7 @@ starts (or ``fit`` is called from Python) until the process ends:
 * once an ``Interrupted`` is on its way, further signals are only counted: five Ctrl-C in a
   row end exactly like one.
 
-``fit`` (``seqfw.run.loop``) catches what is raised and writes the run's terminal state itself.
+``fit`` (``seqfw.runner.loop``) catches what is raised and writes the run's terminal state itself.
 
 A directory lock (``hold_directory``) says that a live process owns a run's output directory:
 a resume refuses a checkpoint whose directory another process holds, and a run found RUNNING
@@ -85,6 +85,14 @@ class Signals:
                 signal.signal(sig, self._handle)
             self._installed = True
         return self
+
+    def restore(self, handlers: dict) -> None:
+        """Give the signals back to ``handlers`` (``{signal: handler}``, as ``signal.getsignal`` read them before
+        ``install``): ``seqfw.run`` borrows them for one run, and a notebook's Ctrl-C is its own again after."""
+        if self._installed and threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            self._installed = False
 
     def quiet(self) -> None:
         """The process is about to exit with its state written: later signals are ignored, so that the

@@ -1,7 +1,7 @@
 """The shape of a run's configuration: one schema per config group, and which keys each option has.
 
 The groups' settings are declared once, by their owners: the optimizers' by the engine
-(``seqfw.engine.optim``), the loop's by ``TrainSettings`` (``seqfw.run.settings``), cells' and tasks' by their
+(``seqfw.engine.optim``), the loop's by ``TrainSettings`` (``seqfw.runner.settings``), cells' and tasks' by their
 plugin specs. The command line (``seqfw.cli.schema``) stores these very classes in Hydra's
 ConfigStore, and ``keys_of`` is the one table of which keys a group's option accepts, used
 both before Hydra composes and after.

@@ -1,4 +1,4 @@
-"""The figures of the gradient views (``seqfw.run.curves``) and of a sweep's comparison of them.
+"""The figures of the gradient views (``seqfw.runner.curves``) and of a sweep's comparison of them.
 
 Figures are made with ``matplotlib.figure.Figure``, not pyplot: nothing is shown, nothing needs a
 GUI backend or pyplot's global figure list, and pyplot's import alone costs most of a second of

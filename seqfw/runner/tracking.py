@@ -5,7 +5,7 @@ from ``cfg.tracking``. The default store is MLflow's own default, made
 absolute: ``sqlite:///<cwd>/mlflow.db`` with artifacts under ``<cwd>/mlruns``.
 Step metrics are buffered and sent with ``log_batch`` (one call per point
 would cost ~4 ms each on sqlite). ``open_store`` checks a store before MLflow
-touches it (``seqfw.run.store``: the URI, the SQLite file, the set-up lock) and
+touches it (``seqfw.runner.store``: the URI, the SQLite file, the set-up lock) and
 returns a client whose store faults raise ``TrackingError``.
 
 What makes a run easy to browse is decided here too: ``run_link`` (every link seqfw prints: the
@@ -108,6 +108,9 @@ class NoTracker:
     def browse_hint(self) -> str:
         return "tracking is off (tracking=none)"
 
+    def link(self) -> str | None:
+        return None
+
 
 class MlflowTracker:
     """One MLflow run: params, buffered step metrics, text/JSON/figure/file artifacts."""
@@ -191,7 +194,7 @@ class MlflowTracker:
         self.client.log_artifact(self.run_id, local_path, artifact_dir)
 
     def log_model(self, checkpoint: str, requirements: list[str], step: int = 0) -> None:
-        """The trained model as an MLflow 3 logged model named ``model``: a pyfunc model (``seqfw.run.serving``
+        """The trained model as an MLflow 3 logged model named ``model``: a pyfunc model (``seqfw.runner.serving``
         loads it) whose pip requirements are ``requirements`` (seqfw and the plugin packages of its cell and
         task), linked to this run at ``step`` with the run's metrics of that step, its params and main tags.
 
@@ -216,7 +219,7 @@ class MlflowTracker:
                 path = Path(tmp) / MODEL_NAME
                 about = Model(artifact_path=model.artifact_location, model_uuid=model.model_id, run_id=self.run_id,
                               model_id=model.model_id)
-                mlflow.pyfunc.save_model(str(path), loader_module="seqfw.run.serving", data_path=str(checkpoint),
+                mlflow.pyfunc.save_model(str(path), loader_module="seqfw.serving", data_path=str(checkpoint),
                                          pip_requirements=requirements, mlflow_model=about)
                 self.client.log_model_artifacts(model.model_id, str(path))
             self.client.log_outputs(self.run_id, [LoggedModelOutput(model.model_id, step)])
@@ -254,8 +257,12 @@ class MlflowTracker:
                 time.sleep(0.5 * (attempt + 1))
         return f"RUNNING (the store refused the end of the run: {problem})"
 
+    def link(self) -> str:
+        """The run's page in the MLflow UI (``run_link``)."""
+        return run_link(self.experiment_id, self.run_id, self.uri)
+
     def browse_hint(self) -> str:
-        link = run_link(self.experiment_id, self.run_id, self.uri)
+        link = self.link()
         if self.uri.startswith(("http://", "https://")):  # the server serves the UI
             return f"MLflow run {self.run_id} (experiment {self.experiment_id}); open {link}"
         return (f"MLflow run {self.run_id} (experiment {self.experiment_id}); browse with "

@@ -1,6 +1,6 @@
 """Each parameter's gradient norm over training: the artifacts ``grad_norms/params.json`` and ``params.png``.
 
-The loop measures ‖∂L/∂θ‖ of every parameter θ every ``train.log_every`` steps (``seqfw.run.step``, before
+The loop measures ‖∂L/∂θ‖ of every parameter θ every ``train.log_every`` steps (``seqfw.runner.step``, before
 clipping). They are not MLflow metrics: a network has a dozen to a hundred parameters, which would bury
 the run's headline metrics (loss, validation metrics, ``grad_norm/global``) in its metric list. They are
 one record instead, ``{"norms": {parameter: {training step: norm}}, ...}``, logged at every evaluation

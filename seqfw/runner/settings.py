@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..engine.errors import SeqfwError, SettingError, check_choice, check_count
 
@@ -78,3 +78,6 @@ class RunResult:
     browse: str
     description: str
     train_loss: float  # of the last step's batch
+    setup: Any = None  # the built run (task, model, trained params): what ``seqfw.run`` hands back
+    checkpoint: Path | None = None  # the final checkpoint
+    link: str | None = None  # the run's page in the MLflow UI (None: not tracked)

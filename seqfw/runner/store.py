@@ -5,7 +5,7 @@ Why seqfw checks at all: MLflow 3 meets a damaged, locked or read-only SQLite fi
 retires the plain-folder (file) store with a traceback, and lets several processes migrate a new
 store at once, so that one of two runs started together crashes. Each check here either passes or
 raises ``StoreProblem`` with one paragraph saying what is wrong and how to fix it;
-``seqfw.run.tracking`` (the only MLflow import) turns that into a ``TrackingError``. Only the
+``seqfw.runner.tracking`` (the only MLflow import) turns that into a ``TrackingError``. Only the
 standard library: the checks read the file's 100-byte header and ask SQLite itself, O(1) in the
 size of the store.
 """

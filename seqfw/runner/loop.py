@@ -1,6 +1,6 @@
 """The runner: a run's life from a composed config to a finished, failed or killed MLflow run.
 
-``fit(cfg, ctx)`` builds and checks everything (``seqfw.run.build``) and opens the tracking
+``fit(cfg, ctx)`` builds and checks everything (``seqfw.runner.build``) and opens the tracking
 run before the first step, so a bad setting or an unusable store fails in seconds. The loop
 is a sequence of named steps over one ``RunState``::
 
@@ -12,7 +12,7 @@ is a sequence of named steps over one ``RunState``::
 
 ``fit`` owns the run's terminal state: FINISHED at the end, KILLED on a signal, FAILED on
 anything else (MemoryError included), whenever it happens; the status it reports is the one
-the store holds afterwards. Signals are handled as ``seqfw.run.life`` says: outside the loop
+the store holds afterwards. Signals are handled as ``seqfw.runner.life`` says: outside the loop
 they stop at once, in the loop the first one waits for the step's end and saves, and no signal
 cuts the creation of the run, a checkpoint write or the terminal write short. In a sweep, a
 job that fails before its run exists still leaves a FAILED child run naming the error. It
@@ -171,7 +171,8 @@ class Trainer:
 
     def checkpoint(self, step: int) -> Path:
         """The whole training state after ``step`` (parameters, optimizer, generators, counters)."""
-        state = capture(self.s.optimizer, self.rng, self.s.backend, step, self.state.tokens, self.tracker.run_id)
+        state = capture(self.s.optimizer, self.rng, self.s.backend, step, self.state.tokens, self.tracker.run_id,
+                        self.state.metrics)
         with SIGNALS.protected():  # a stop waits for the file: never a half-written one, no stray temporary
             phase("checkpoint")
             return save_checkpoint(self.ckpt_path, self.s.params, step=step, config=OmegaConf.to_yaml(self.cfg),
@@ -195,7 +196,8 @@ class Trainer:
             self.tracker.finish("FINISHED")
         rate = (st.tokens - st.tokens_at_start) / seconds
         return RunResult(st.metrics, float(st.metrics[self.metric]), self.metric, t.steps, seconds, rate,
-                         self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task, self.s.kind), st.loss)
+                         self.tracker.run_id, self.tracker.browse_hint(), describe(self.cfg, self.s.task, self.s.kind), st.loss,
+                         self.s, ckpt, self.tracker.link())
 
 
 def fit(cfg, ctx: RunContext | None = None) -> RunResult:

@@ -1,4 +1,4 @@
-"""A run's life: build from a config, train (the loop as named steps), checkpoint, resume, track, serve.
+"""The runner, a run's life: build from a config, train (the loop as named steps), checkpoint, resume, track, serve.
 
     settings    TrainSettings, RunContext, RunResult, ConfigError, TrainingError
     config      the config groups' schemas and the one table of their keys
@@ -9,4 +9,5 @@
     checkpoint  npz checkpoints, never pickles;  resume  training state and clean stops on signals
     tracking    the only MLflow import: a Tracker (MLflow or none), sweep summaries
     serving     a finished run rebuilt for predictions; the MLflow pyfunc loader
+    trained     a finished run as one object (Trained: model, task, metrics, run id); seqfw.load
 """

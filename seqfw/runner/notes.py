@@ -1,7 +1,7 @@
 """What an MLflow experiment says about its task: the description MLflow shows on the experiment's page.
 
 MLflow stores an experiment's description as its tag ``mlflow.note.content`` (Markdown). seqfw writes
-one when it creates an experiment, or finds one without a description (``seqfw.run.tracking``): the
+one when it creates an experiment, or finds one without a description (``seqfw.runner.tracking``): the
 task in one sentence, the metrics it logs, and what a model without skill scores on them, from the
 task's ``TaskInfo`` (``summary``, ``chance``). A plugin's task that leaves those empty is described by
 its docstring's first line and its metrics.

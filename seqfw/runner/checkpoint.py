@@ -7,7 +7,7 @@ array is allocated), the format tag, the parameters (finite floats), the step an
 text (``load_checkpoint``); the embedded config against the command line's own schemas
 (``checkpoint_config``); the network it describes against the parameters in the file, before
 anything is built (``check_sizes``). The training state is checked where it is restored
-(``seqfw.run.resume``).
+(``seqfw.runner.resume``).
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def save_checkpoint(path: Path, params, step: int, config: str = "", state: dict
                     sources: str = "") -> Path:
     """Write every parameter under ``params/<dotted.path>`` plus the step, the config text and a format tag;
     ``state`` (``{name: array}``: optimizer moments, random-generator states...) goes under ``state/<name>``;
-    ``sources`` (``seqfw.run.provenance``: which packages supplied the cell and task) as text."""
+    ``sources`` (``seqfw.runner.provenance``: which packages supplied the cell and task) as text."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"params/{k}": to_host(v) for k, v in flatten(params).items()}

@@ -5,7 +5,7 @@ its step count, the state of the host random generator that draws the batches (s
 position) and of the device generator that draws dropout masks, the step, the tokens seen
 and the MLflow run id. Restored into a run built from the same config, the next steps are
 the ones the uninterrupted run would have taken: on NumPy the final parameters and metrics
-are equal bit for bit (tests/run/test_resume.py). CuPy's generator state is not saved, so a
+are equal bit for bit (tests/runner/test_resume.py). CuPy's generator state is not saved, so a
 resumed CuPy run with dropout draws different masks from the restart on.
 """
 from __future__ import annotations
@@ -63,10 +63,12 @@ def resume_into(setup, cfg, host_rng) -> Start:
     return Start(ck["step"], tokens, run_id if cfg.tracking.name == "mlflow" else None)
 
 
-def capture(opt, host_rng, backend, step: int, tokens: int, run_id: str | None) -> dict:
-    """The training state as plain arrays (``save_checkpoint(..., state=...)``)."""
+def capture(opt, host_rng, backend, step: int, tokens: int, run_id: str | None, metrics: dict | None = None) -> dict:
+    """The training state as plain arrays (``save_checkpoint(..., state=...)``); ``metrics``, the last
+    evaluation's, as JSON text: what ``seqfw.load`` reports for the checkpoint, never read by a resume."""
     state = {"optim.t": np.array(opt.t), "tokens": np.array(tokens), "run_id": np.array(run_id or ""),
-             "rng.host": np.array(json.dumps(host_rng.bit_generator.state))}
+             "rng.host": np.array(json.dumps(host_rng.bit_generator.state)),
+             "metrics": np.array(json.dumps({k: float(v) for k, v in (metrics or {}).items()}))}
     device = backend.device_rng
     if isinstance(device, np.random.Generator):
         state["rng.device"] = np.array(json.dumps(device.bit_generator.state))

@@ -1,8 +1,8 @@
 """The gradient views' figures: titled, axes labelled, forward panel first, one scale per figure."""
 import numpy as np
 
-from seqfw.run.curves import view_record
-from seqfw.run.plots import comparison_figure, heatmap_figure, line_figure
+from seqfw.runner.curves import view_record
+from seqfw.runner.plots import comparison_figure, heatmap_figure, line_figure
 
 
 def _record(name, panels=("layer0/fwd", "layer0/bwd", "layer1/fwd", "layer1/bwd"), steps=("0", "500", "1000"),

@@ -10,9 +10,9 @@ import math
 import pytest
 
 from seqfw.plugins.registry import task_registry
-from seqfw.run.notes import experiment_note
-from seqfw.run.param_norms import FIGURE, JSON, ParamNorms, params_figure
-from seqfw.run.tracking import MlflowTracker, ensure_experiment, flat_params, open_store, run_link
+from seqfw.runner.notes import experiment_note
+from seqfw.runner.param_norms import FIGURE, JSON, ParamNorms, params_figure
+from seqfw.runner.tracking import MlflowTracker, ensure_experiment, flat_params, open_store, run_link
 from seqfw.tasks import Task
 from seqfw.tasks.base import TaskInfo
 from tests.helpers.store import seed_store
@@ -56,7 +56,7 @@ def test_only_the_tasks_own_experiment_gets_its_description(tmp_path):
     """An experiment named by tracking.experiment may hold runs of several tasks: no one task's description."""
     from omegaconf import OmegaConf
 
-    from seqfw.run.tracking import make_tracker
+    from seqfw.runner.tracking import make_tracker
 
     seed_store(tmp_path)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

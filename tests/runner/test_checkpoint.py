@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from seqfw.run.checkpoint import load_checkpoint, restore_params, save_checkpoint
+from seqfw.runner.checkpoint import load_checkpoint, restore_params, save_checkpoint
 from seqfw import recurrent
 from seqfw.engine.tree import flatten
 
@@ -13,7 +13,7 @@ from seqfw.engine.tree import flatten
 @pytest.fixture
 def good(tmp_path):
     net = recurrent("lstm", 3, 4)
-    params = net.init_params(np.random.default_rng(0))
+    params = net.init_params(np.random.default_rng(0), np, np.float32)
     path = save_checkpoint(tmp_path / "ck.npz", params, step=7, config="seed: 0\n")
     return net, params, path
 
@@ -30,7 +30,7 @@ def test_round_trip_restores_every_parameter(good, tmp_path):
     net, params, path = good
     ck = load_checkpoint(path)
     assert ck["step"] == 7 and ck["config"] == "seed: 0\n"
-    fresh = net.init_params(np.random.default_rng(1))
+    fresh = net.init_params(np.random.default_rng(1), np, np.float32)
     restore_params(fresh, ck["params"])
     saved, restored = flatten(params), flatten(fresh)
     assert saved.keys() == restored.keys() and len(saved) == 3
@@ -78,10 +78,10 @@ def test_crafted_or_damaged_checkpoints_are_refused(good, tmp_path, name, make, 
 def test_names_and_shapes_are_checked_against_the_model(good, tmp_path):
     net, params, path = good
     ck = load_checkpoint(path)
-    other = recurrent("lstm", 3, 5).init_params(np.random.default_rng(0))
+    other = recurrent("lstm", 3, 5).init_params(np.random.default_rng(0), np, np.float32)
     with pytest.raises(ValueError, match=r"W_x has shape \(3, 16\), the model needs \(3, 20\)"):
         restore_params(other, ck["params"])
-    gru = recurrent("gru", 3, 4).init_params(np.random.default_rng(0))
+    gru = recurrent("gru", 3, 4).init_params(np.random.default_rng(0), np, np.float32)
     with pytest.raises(ValueError, match="checkpoint does not match the model"):
         restore_params(gru, {**ck["params"], "layers.0.fwd.extra": np.zeros(2)})
 

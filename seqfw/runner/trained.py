@@ -1,0 +1,133 @@
+"""A finished run as one Python object: its trained model, its task, and what it measured.
+
+``seqfw.run([...])`` hands one back when training ends; ``seqfw.load(run_id_or_checkpoint)``
+rebuilds the same from the run's checkpoint, which carries the run's config, its parameters,
+its run id and its last evaluation's metrics::
+
+    trained = seqfw.load("3f2a...")            # or "outputs/.../checkpoint.npz"
+    trained.metrics, trained.run_id             # {"val/perplexity": 3.1, ...}, "3f2a..."
+    trained.sample(5, seed=0)                   # a language model's samples
+    trained.score("the value is returned .")    # log P(sentence) and each token's
+    trained.predict(["John lives in Paris"])    # what the served model answers
+    trained.model, trained.params               # the engine's objects, to step, probe or export
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tasks.sampling import MAX_SAMPLES
+from .settings import ConfigError
+
+
+class Score(NamedTuple):
+    """log P(text) in nats, and each token's log-probability."""
+
+    logp: float
+    tokens: list  # [(token, log P), ...]
+
+
+def sampling_problem(n: int, seed: int, temperature: float | None, names: dict | None = None) -> str | None:
+    """Why a request for ``n`` samples cannot be served, or None; ``names`` spells each argument the way
+    the caller's user typed it (``{"n": "-n", "seed": "--seed", "temperature": "--temperature"}``)."""
+    name = {"n": "n", "seed": "seed", "temperature": "temperature", **(names or {})}
+    for key, value in (("n", n), ("seed", seed)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+            return f"{name[key]} must be a whole number, got {value!r}"
+    if n < 1:
+        return f"{name['n']} must be >= 1, got {n}"
+    if n > MAX_SAMPLES:
+        return (f"{name['n']} must be at most {MAX_SAMPLES:,} (the samples are drawn as one batch), got {n}; "
+                f"for more, draw again with another {name['seed']}")
+    if seed < 0:
+        return f"{name['seed']} must be >= 0, got {seed} (numpy's generators take no negative seed)"
+    if temperature is not None and not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
+                                        and temperature >= 0):
+        return (f"{name['temperature']} must be a finite number >= 0 (0: greedy, the most likely token at each "
+                f"step), got {temperature!r}; leave it out for the run's task.temperature")
+    return None
+
+
+@dataclass
+class Trained:
+    """A finished run: ``model`` and its trained ``params`` on ``backend``, the ``task`` (data, vocabulary,
+    metrics), the run's config ``cfg``, its last evaluation's ``metrics``, its MLflow ``run_id`` (None
+    when it was not tracked), a ``link`` to it in the MLflow UI, and the ``checkpoint`` it came from."""
+
+    cfg: Any
+    task: Any
+    model: Any
+    params: dict
+    backend: Any
+    metrics: dict = field(default_factory=dict)
+    run_id: str | None = None
+    link: str | None = None
+    checkpoint: Path | None = None
+    steps: int = 0
+
+    def sample(self, n: int = 5, temperature: float | None = None, seed: int = 0) -> list[str]:
+        """``n`` new sequences from a language model (``task=char_lm``, ``word_lm``, ``name_gen``...)."""
+        self._needs("sample")
+        if problem := sampling_problem(n, seed, temperature):
+            raise ConfigError(problem)
+        return self.task.sample(self.model, self.params, self.backend.xp, n, np.random.default_rng(seed), temperature)
+
+    def score(self, text: str) -> Score:
+        """log P(``text``) under a language model, and each token's log-probability."""
+        self._needs("score")
+        return Score(*self.task.score(self.model, self.params, self.backend.xp, text))
+
+    def predict(self, texts: list[str], seed: int = 0) -> list[str]:
+        """What the logged model answers for each string: tags, a class, a date, or a new sample."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.task.predict_texts(self.model, self.params, self.backend.xp, list(texts),
+                                       np.random.default_rng(seed))
+
+    def _needs(self, what: str) -> None:
+        if not hasattr(self.task, what):
+            raise ConfigError(f"task={self.task.name} is not a language model, so it cannot {what}; "
+                              f"{what} needs a language-model task such as task=char_lm or task=word_lm. "
+                              "predict(texts) gives this task's answers.")
+
+    def __repr__(self) -> str:
+        metrics = "  ".join(f"{k} {v:.4f}" for k, v in sorted(self.metrics.items())) or "(no metrics recorded)"
+        where = self.link or (f"run {self.run_id}" if self.run_id else "not tracked")
+        return (f"<seqfw.Trained task={self.task.name} cell={self.cfg.cell.name} topology={self.cfg.topology.name} "
+                f"steps={self.steps}>\n{metrics}\n{where}")
+
+
+def from_result(cfg, result) -> Trained:
+    """The ``Trained`` of the run ``cfg`` configured, from what ``seqfw.runner.loop.fit`` returned."""
+    s = result.setup
+    return Trained(cfg, s.task, s.model, s.params, s.backend, dict(result.metrics), result.run_id, result.link,
+                   result.checkpoint, result.steps)
+
+
+def load(source: str | Path, tracking_uri: str | None = None) -> Trained:
+    """The finished run ``source`` names (a checkpoint file, or an MLflow run id whose checkpoint is fetched
+    from ``tracking_uri``, default as for training), rebuilt with its trained parameters."""
+    from .serving import build_run, read_run
+
+    cfg, ckpt, path = read_run(str(source), tracking_uri)
+    setup = build_run(cfg, ckpt, path)
+    state = ckpt["state"]
+    run_id = str(state["run_id"]) if "run_id" in state else ""
+    return Trained(cfg, setup.task, setup.model, setup.params, setup.backend, _metrics(state), run_id or None,
+                   None, Path(path), ckpt["step"])
+
+
+def _metrics(state: dict) -> dict:
+    """The last evaluation's metrics a checkpoint carries ({} for one written before checkpoints had them)."""
+    if "metrics" not in state:
+        return {}
+    try:
+        found = json.loads(str(state["metrics"]))
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in found.items() if isinstance(v, (int, float))} if isinstance(found, dict) else {}
