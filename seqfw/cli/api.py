@@ -30,7 +30,7 @@ def run(overrides: Sequence[str] = ()) -> Trained:
     """Train the run ``overrides`` configure (``["cell=lstm", "topology=bidir", "train.steps=200"]``) and
     return it as a ``Trained``: its final metrics, run id, link, and the model ready to sample from or
     score with."""
-    from ..runner.life import SIGNALS, STOPS, Interrupted
+    from ..runner.life import SIGNALS, STOPS, Interrupted, held_directories, release_directory
     from ..runner.loop import fit
     from ..runner.trained import from_result
     from .launch import prepare, release_unused
@@ -38,6 +38,7 @@ def run(overrides: Sequence[str] = ()) -> Trained:
 
     argv = checked_overrides(overrides)
     handlers = {sig: signal.getsignal(sig) for sig in STOPS}  # a notebook's own, put back afterwards
+    held = held_directories()
     cfg = None
     try:
         preflight(argv)
@@ -51,7 +52,21 @@ def run(overrides: Sequence[str] = ()) -> Trained:
         raise
     finally:
         SIGNALS.restore(handlers)
+        for directory in held_directories() - held:  # the run is over: a later resume, here or elsewhere, may take it
+            release_directory(directory)
+        forget_hydra()
+    if (signum := SIGNALS.take_pending()) is not None:  # Ctrl-C while the finished run was being stored
+        where = f"the MLflow run {result.run_id} is FINISHED" if result.run_id else "the run finished"
+        raise KeyboardInterrupt(f"interrupted by {signal.Signals(signum).name} after the last step: {where}, nothing "
+                                f"was lost; seqfw.load({str(result.run_id or result.checkpoint)!r}) gives it back.")
     return from_result(cfg, result)
+
+
+def forget_hydra() -> None:
+    """Leave no run's Hydra config behind as the process's current one (``HydraConfig.get()``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
 
 
 def checked_overrides(overrides: Sequence[str]) -> list[str]:
@@ -64,6 +79,9 @@ def checked_overrides(overrides: Sequence[str]) -> list[str]:
         if not isinstance(arg, str):
             raise ConfigError(f"seqfw.run takes overrides as strings such as \"train.steps=100\"; got {arg!r} "
                               f"({type(arg).__name__})")
+        if arg.lstrip("+~").startswith(("hydra/sweeper=", "hydra/launcher=")):
+            raise ConfigError(f"{arg}: a sweeper or launcher runs sweeps, and seqfw.run trains one run in this "
+                              "process; use python -m seqfw --multirun for it.")
         if arg.startswith("-"):
             raise ConfigError(f"seqfw.run takes overrides (key=value, group=option), not the flag {arg!r}. For "
                               "--multirun, call seqfw.run in a loop or use python -m seqfw --multirun; for "
@@ -111,6 +129,10 @@ def compose(argv: list[str]):
             cfg = hydra_compose("config", overrides=argv, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException) as err:
         raise ConfigError(f"the overrides do not compose: {str(err).strip()}") from None
+    if sweep := dict(cfg.hydra.sweeper.get("params") or {}):  # an experiment=... that is a sweep
+        raise ConfigError(f"this config is a sweep over {', '.join(sweep)} (hydra.sweeper.params, set by "
+                          f"{cfg.hydra.runtime.choices.get('experiment') or 'the overrides'}), and seqfw.run trains "
+                          "one run: run it with python -m seqfw --multirun, or give one value of each here.")
     out = Path(cfg.hydra.run.dir)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(out.resolve())

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .tree import leaves_with_paths
+
 
 class SeqfwError(Exception):
     """Base of every error a user can cause; the message says what is wrong and how to fix it."""
@@ -88,23 +90,46 @@ DTYPE_FIX = ("Pick the dtype once, in the backend, and create everything from it
              "`params = net.init_params(be)` for the parameters and `net.initial_state(batch, be)` for a state.")
 
 
-def check_same_dtype(owner: str, *named: tuple[str, Any]) -> None:
-    """Raise ``DtypeError`` unless every ``(what, dtype)`` pair has the first pair's dtype.
+def check_same_dtype(owner: str, *parts: tuple[str, Any]) -> None:
+    """Raise ``DtypeError`` unless every float array of every part shares one dtype.
 
-    ``what`` is a subject with its verb (``"the inputs x are"``, ``"the initial state is"``); a ``None``
-    dtype (integer token ids, an absent state) is skipped. One comparison per pair: callers pass one
-    representative array of each part (its first parameter, its first state field), never every leaf.
+    A part is ``(what, arrays)``: ``what`` a subject with its verb (``"the inputs x are"``), ``arrays``
+    one array, a tree of them (parameters, a state) or None. Every float leaf is compared, so a
+    float32 ``W_h`` in layer 2 or a float32 ``c`` beside a float64 ``h`` is caught too; integer
+    leaves (token ids) are skipped. A few dozen dtype comparisons per call: nothing beside one GEMM.
     """
     first = None
-    for what, dtype in named:
-        if dtype is None:
-            continue
-        if first is None:
-            first = (what, dtype)
-        elif dtype != first[1]:
-            raise DtypeError(f"{owner}: {what} {np.dtype(dtype).name} but {first[0]} {np.dtype(first[1]).name}. "
-                             f"Every float array of one computation must share one dtype; seqfw does not "
-                             f"cast silently. {DTYPE_FIX}")
+    for what, arrays in parts:
+        part_dtype = None  # the part's own first dtype: a leaf that breaks with it is named by its path
+        for path, leaf in leaves_with_paths(arrays):
+            dtype = float_dtype(leaf)
+            if dtype is None:
+                continue
+            if first is None:
+                first = (what, path, dtype)
+            elif dtype != first[2]:
+                where = f" at {path}" if part_dtype is not None else ""
+                raise DtypeError(f"{owner}: {_mismatch(what, where, dtype, first)}. Every float array of one "
+                                 f"computation must share one dtype; seqfw does not cast silently. {DTYPE_FIX}")
+            part_dtype = dtype
+
+
+def _mismatch(what: str, where: str, dtype, first: tuple) -> str:
+    """``the inputs x are float64 but the parameters are float32``; inside one part, where each lies."""
+    first_what, first_path, first_dtype = first
+    name, first_name = np.dtype(dtype).name, np.dtype(first_dtype).name
+    if what == first_what:
+        return f"{what} {name}{where} but {first_name} at {first_path or '(top)'}"
+    return f"{what} {name}{where} but {first_what} {first_name}"
+
+
+def check_float_input(owner: str, x: Any) -> None:
+    """A network reads float features: integer (or boolean) inputs would be truncated on the way through."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and not np.issubdtype(dtype, np.floating):
+        raise DtypeError(f"{owner}: the inputs x are {np.dtype(dtype).name}, and a network reads float features "
+                         f"(token ids go through a model's embedding: model.logits, model.loss_and_grads). "
+                         f"{DTYPE_FIX}")
 
 
 def float_dtype(x) -> Any:

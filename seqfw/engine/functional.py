@@ -30,7 +30,9 @@ def softmax(z: Array, axis: int = -1) -> Array:
     """exp(z - max) / Σ exp(z - max) along ``axis``: probabilities that sum to 1, same shape and dtype."""
     z = _floating(z)
     xp = xp_of(z)
-    e = z - z.max(axis=axis, keepdims=True)  # the one new buffer, reused in place below
+    if z.size == 0:  # no entry to normalise (max() of nothing would raise)
+        return z.copy()
+    e = xp.asarray(z - z.max(axis=axis, keepdims=True))  # the one new buffer (an array even for a 0-d z)
     xp.exp(e, out=e)
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -40,6 +42,8 @@ def log_softmax(z: Array, axis: int = -1) -> Array:
     """(z - max) - log Σ exp(z - max) along ``axis``: log-probabilities, same shape and dtype."""
     z = _floating(z)
     xp = xp_of(z)
-    shifted = z - z.max(axis=axis, keepdims=True)
+    if z.size == 0:
+        return z.copy()
+    shifted = xp.asarray(z - z.max(axis=axis, keepdims=True))
     shifted -= xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
     return shifted

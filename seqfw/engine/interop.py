@@ -214,8 +214,13 @@ def _torch_state_shape(net, h0: np.ndarray) -> tuple:
 
 
 def host_array(value) -> np.ndarray:
-    """A host array of ``value``: a CuPy array copied off its device, anything else through ``np.asarray``."""
-    return to_host(value) if type(value).__module__.split(".")[0] == "cupy" else np.asarray(value)
+    """A host array of ``value``: a CuPy array copied off its device, a torch tensor detached from its graph
+    (``requires_grad`` tensors refuse ``np.asarray``) and moved to the CPU, anything else through ``np.asarray``."""
+    if type(value).__module__.split(".")[0] == "cupy":
+        return to_host(value)
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+        value = value.detach().cpu()
+    return np.asarray(value)
 
 
 def require_backend(backend, what: str) -> tuple:

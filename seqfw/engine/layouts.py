@@ -10,8 +10,8 @@ one matrix per gate acting on the stacked column [a<t-1>; x<t>], recurrent part 
 
     W? = [W_h[:, k].T | W_x[:, k].T]   (H, H + D)        gate block k, H = n_a, D = n_x
     b? = b[k][:, None]                 (H, 1)
-    rnn          Wa, ba                    (the lecture's W_a = [W_aa | W_ax]: W_aa = Wa[:, :n_a],
-                                            W_ax = Wa[:, n_a:] in the exercise's rnn_cell_forward)
+    rnn          Wa, ba                    (the lecture's W_a = [W_aa | W_ax]; the exercise's rnn_cell_forward
+                                            takes Waa and Wax apart: Wa = np.hstack([Waa, Wax]))
     gru_simple   Wu, bu, Wc, bc            (z -> u, n -> c)
     gru          Wr, br, Wu, bu, Wc, bc    (the Cho form, the course's; r -> r, z -> u, n -> c)
     gru, reset_after: true   also bhc (H, 1) for b_hn: the course teaches only the Cho form, so
@@ -94,7 +94,7 @@ def from_course(net, flat: dict, backend: Backend) -> dict:
     and dtype. Every name must be given with its shape, and no other (one message lists all problems)."""
     require_backend(backend, "from_course")
     expected = {prefix + n: s for prefix, cell in _cells(net) for n, s in _course_shapes(cell).items()}
-    check_names(expected, flat, "network's course layout", _FIX_COURSE)
+    check_names(expected, flat, "network's course layout", _course_fix(flat))
     return _tree(net, lambda prefix, cell: cell_from_course(
         cell, {n: flat[prefix + n] for n in _course_shapes(cell)}, backend))
 
@@ -269,6 +269,19 @@ def _tree(net, make) -> dict:
 _FIX_PARAMS = "Pass the parameters of this very cell (params['layers'][k]['fwd'])."
 _FIX_COURSE = ("The course names one (H, H + D) matrix and one (H, 1) bias per gate, recurrent block first "
                "([a<t-1>; x<t>]); check the cell type and its options, hidden_size and input_size.")
+
+
+def _course_fix(flat: dict) -> str:
+    """The fix for a network's course weights, with the two slips a learner makes most named first:
+    the exercise's bare names (one cell: no layer prefix) and its output layer (Wy, by: the model's head)."""
+    hints = []
+    if flat and not any("." in str(n) for n in flat):
+        hints.append("These are one cell's names: prefix each with its place, e.g. 'layers.0.fwd.' + name, or use "
+                     "cell_from_course(cell, course, backend) for one cell.")
+    if any(str(n).rpartition(".")[2] in ("Wy", "by") for n in flat):
+        hints.append("Wy and by are the output layer's (ŷ = softmax(Wy a + by)), a model's head, not the cell's: "
+                     "leave them out here.")
+    return " ".join([*hints, _FIX_COURSE])
 
 
 def _fix_packed(cell, order, transpose: bool) -> str:

@@ -38,8 +38,9 @@ from .backend import Backend, to_host, xp_of
 from .interop import InteropError, host_array, require_backend
 from .tree import flatten, leaves_with_paths, tree_map
 
-# ``set`` shadows the builtin inside this module: nothing here calls the builtin
-__all__ = ["check_names", "from_flat", "get", "set", "to_flat"]
+# ``set`` shadows the builtin inside this module (nothing here calls the builtin); it is called as
+# ``names.set``, so a star import does not take it
+__all__ = ["check_names", "from_flat", "get", "to_flat"]
 
 
 def get(params: Any, name: str):
@@ -56,8 +57,10 @@ def set(params: Any, name: str, value) -> None:
     leaf = _leaf(params, name)
     host = _host_or_native(value, leaf)
     if tuple(host.shape) != tuple(leaf.shape):
+        column = len(host.shape) == 2 and host.shape[1] == 1 and tuple(leaf.shape) == host.shape[:1]
         raise InteropError(f"{name!r} has shape {tuple(leaf.shape)}, the value given has {tuple(host.shape)}; "
-                           f"pass an array of shape {tuple(leaf.shape)} (a (H,) bias is not an (H, 1) one).")
+                           f"pass an array of shape {tuple(leaf.shape)}"
+                           f"{' (a column bias (H, 1) is value[:, 0] here)' if column else ''}.")
     if not np.can_cast(host.dtype, leaf.dtype, casting="safe"):
         raise InteropError(
             f"{name!r} is {np.dtype(leaf.dtype).name} and the value is {np.dtype(host.dtype).name}, which would "
@@ -80,6 +83,8 @@ def from_flat(net_or_model: Any, flat: dict, backend: Backend) -> Any:
     reported in one ``InteropError``. The arrays are copies: changing the result leaves ``flat`` alone.
     """
     xp, dtype = require_backend(backend, "from_flat")
+    if not isinstance(flat, dict):
+        raise InteropError(f"from_flat takes a dict {{dotted name: array}} (as to_flat gives), got {type(flat).__name__}")
     # the object's own structure, drawn on the host: only its names and shapes are read
     template = net_or_model.init_params(np.random.default_rng(0), np, np.float64)
     check_names({name: leaf.shape for name, leaf in leaves_with_paths(template)}, flat,
@@ -116,6 +121,9 @@ def check_names(expected: dict[str, tuple], given: dict, owner: str, fix: str = 
 
 # -- lookups -------------------------------------------------------------------------------------
 def _leaf(params: Any, name: str):
+    if not isinstance(name, str) or not name:
+        raise InteropError(f"a parameter name is a dotted string such as 'layers.0.fwd.W_x', got {name!r}; "
+                           "to_flat(params) lists them all.")
     node, walked = params, []
     for part in str(name).split("."):
         keys = _keys(node)
@@ -150,7 +158,8 @@ def _keys(node) -> list | None:
 def _key_at(node, part: str):
     if isinstance(node, dict):
         return part if part in node else None
-    return int(part) if part.isdigit() and int(part) < len(node) else None
+    # "0" but not "00" or "-1": one spelling per position, as to_flat writes it
+    return int(part) if part.isdigit() and str(int(part)) == part and int(part) < len(node) else None
 
 
 def _did_you_mean(name: str, candidates) -> str:

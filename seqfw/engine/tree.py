@@ -44,6 +44,11 @@ def leaves_with_paths(tree: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         yield from leaves_with_paths(value, f"{prefix}.{key}" if prefix else str(key))
 
 
+def first_leaf(tree: Any) -> Any:
+    """The first leaf of ``tree`` in ``leaves_with_paths`` order, or None for an empty tree."""
+    return next((leaf for _, leaf in leaves_with_paths(tree)), None)
+
+
 def flatten(tree: Any) -> dict[str, Any]:
     """``{dotted.path: leaf}``; the leaves are the tree's own arrays (in-place updates show through)."""
     return dict(leaves_with_paths(tree))

@@ -101,6 +101,14 @@ class Signals:
             for sig in STOPS:
                 signal.signal(sig, signal.SIG_IGN)
 
+    def take_pending(self) -> int | None:
+        """The signal that came while a run was being finished (only counted then, never raised), forgotten
+        here; None if none came. ``seqfw.run`` reports it once its run is stored, instead of letting it stop
+        the next run before it starts."""
+        pending = None if self._delivered else self.signum
+        self.signum, self.count, self._delivered = None, 0, False
+        return pending
+
     def begin_run(self) -> None:
         """A new run starts in this process: a signal that arrived and was never delivered (while a
         finished run was being closed) stops now; one already delivered is forgotten."""
@@ -202,6 +210,11 @@ def hold_directory(directory: Path) -> bool:
         return False
     _HELD[directory] = fd
     return True
+
+
+def held_directories() -> set[Path]:
+    """The directories this process holds now."""
+    return set(_HELD)
 
 
 def release_directory(directory: Path) -> None:

@@ -29,7 +29,7 @@ from .checkpoint import (
 )
 
 
-def checkpoint_file(source: str, tracking_uri: str | None = None) -> Path:
+def checkpoint_file(source: str, tracking_uri: str | None = None, key: str = "--tracking-uri") -> Path:
     """The checkpoint file ``source`` names: a path, or an MLflow run id whose checkpoint is downloaded.
 
     Anything at the path that is not a regular file (a directory, a named pipe) is refused from
@@ -45,12 +45,12 @@ def checkpoint_file(source: str, tracking_uri: str | None = None) -> Path:
                               "give a run's checkpoints/checkpoint.npz or its run id")
     from .tracking import download_checkpoint
 
-    return download_checkpoint(source, tracking_uri)
+    return download_checkpoint(source, tracking_uri, key)
 
 
-def read_run(source: str, tracking_uri: str | None = None) -> tuple[DictConfig, dict, Path]:
+def read_run(source: str, tracking_uri: str | None = None, key: str = "--tracking-uri") -> tuple[DictConfig, dict, Path]:
     """(config, checkpoint contents, file) of a checkpoint or run id, every field checked; nothing built yet."""
-    path = checkpoint_file(source, tracking_uri)
+    path = checkpoint_file(source, tracking_uri, key)
     ckpt = load_checkpoint(path)
     cfg = checkpoint_config(ckpt["config"], path, ckpt["sources"])
     check_sizes(cfg, ckpt["params"], path)

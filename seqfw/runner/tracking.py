@@ -518,18 +518,30 @@ def _distinct_overrides(names: list[str]) -> tuple[list[str], list[str]]:
     return shown, common
 
 
-def download_checkpoint(run_id: str, tracking_uri: str | None = None) -> Path:
-    """A finished run's ``checkpoints/checkpoint.npz``, fetched from the store into a temporary folder."""
+def download_checkpoint(run_id: str, tracking_uri: str | None = None, key: str = "--tracking-uri") -> Path:
+    """A finished run's ``checkpoints/checkpoint.npz``, fetched from the store into a temporary folder
+    (``key``: how the caller's user names the store, in messages)."""
     import tempfile
 
     from mlflow.exceptions import MlflowException
 
-    uri, client = open_store(tracking_uri, "--tracking-uri", write=False)
+    uri, client = open_store(tracking_uri, key, write=False)
     try:  # a store that fails raises TrackingError (StoreGuard): said as such, not as a missing run
         return Path(client.download_artifacts(run_id, "checkpoints/checkpoint.npz", tempfile.mkdtemp(prefix="seqfw-")))
     except MlflowException as err:  # no such run, or no checkpoint in it
         raise TrackingError(f"{run_id!r} is neither a checkpoint file nor a run with a checkpoint in {uri} "
                             f"({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+
+
+def link_of(run_id: str, tracking_uri: str | None = None) -> str | None:
+    """The UI link of run ``run_id`` in the store (``run_link``), or None when the store does not have it."""
+    from mlflow.exceptions import MlflowException
+
+    uri, client = open_store(tracking_uri, "tracking_uri", write=False)
+    try:
+        return run_link(client.get_run(run_id).info.experiment_id, run_id, uri)
+    except MlflowException:
+        return None
 
 
 def continuation(client, uri: str, run_id: str, step: int, checkpoint: str | None):

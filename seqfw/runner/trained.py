@@ -4,7 +4,7 @@
 rebuilds the same from the run's checkpoint, which carries the run's config, its parameters,
 its run id and its last evaluation's metrics::
 
-    trained = seqfw.load("3f2a...")            # or "outputs/.../checkpoint.npz"
+    trained = seqfw.load("3f2a...")            # or "outputs/.../checkpoint.npz" (no link then: offline)
     trained.metrics, trained.run_id             # {"val/perplexity": 3.1, ...}, "3f2a..."
     trained.sample(5, seed=0)                   # a language model's samples
     trained.score("the value is returned .")    # log P(sentence) and each token's
@@ -86,6 +86,8 @@ class Trained:
         """What the logged model answers for each string: tags, a class, a date, or a new sample."""
         if isinstance(texts, str):
             texts = [texts]
+        if not texts:
+            return []
         return self.task.predict_texts(self.model, self.params, self.backend.xp, list(texts),
                                        np.random.default_rng(seed))
 
@@ -114,12 +116,17 @@ def load(source: str | Path, tracking_uri: str | None = None) -> Trained:
     from ``tracking_uri``, default as for training), rebuilt with its trained parameters."""
     from .serving import build_run, read_run
 
-    cfg, ckpt, path = read_run(str(source), tracking_uri)
+    cfg, ckpt, path = read_run(str(source), tracking_uri, "tracking_uri")
     setup = build_run(cfg, ckpt, path)
     state = ckpt["state"]
     run_id = str(state["run_id"]) if "run_id" in state else ""
+    link = None
+    if run_id and run_id == str(source):  # loaded from the store: it knows the run (a file alone may be offline)
+        from .tracking import link_of
+
+        link = link_of(run_id, tracking_uri)
     return Trained(cfg, setup.task, setup.model, setup.params, setup.backend, _metrics(state), run_id or None,
-                   None, Path(path), ckpt["step"])
+                   link, Path(path), ckpt["step"])
 
 
 def _metrics(state: dict) -> dict:

@@ -11,6 +11,7 @@ import pytest
 
 import seqfw
 from seqfw.engine.tree import flatten
+from seqfw.runner.life import held_directories
 from tests.helpers.cli import TINY, client_for, seqfw as seqfw_cli
 
 LM = ["task=char_lm", "cell=gru", "train.steps=30", "train.eval_every=15", "train.batch_size=8",
@@ -88,6 +89,7 @@ def test_a_trained_language_model_samples_scores_and_loads_back_the_same(tmp_pat
     for source in (trained.run_id, trained.checkpoint, str(trained.checkpoint)):
         back = seqfw.load(source)
         assert back.run_id == trained.run_id and back.metrics == trained.metrics and back.steps == 30
+        assert back.link == (trained.link if source == trained.run_id else None)  # a file alone: no store asked
         assert back.checkpoint.name == "checkpoint.npz"
         mine, theirs = flatten(trained.params), flatten(back.params)
         assert mine.keys() == theirs.keys() and all(np.array_equal(mine[k], theirs[k]) for k in mine)
@@ -97,6 +99,7 @@ def test_a_trained_language_model_samples_scores_and_loads_back_the_same(tmp_pat
         trained.sample(0)
     with pytest.raises(seqfw.SeqfwError, match="temperature must be a finite number >= 0"):
         trained.sample(2, temperature=-1.0)
+    assert trained.predict([]) == [] and len(trained.predict(["", ""])) == 2
 
 
 def test_what_seqfw_run_refuses_it_refuses_before_anything_is_made(tmp_path, monkeypatch):
@@ -114,6 +117,8 @@ def test_what_seqfw_run_refuses_it_refuses_before_anything_is_made(tmp_path, mon
         ("cell=gru,lstm",): "cell=gru,lstm is a sweep (several values), and seqfw.run trains one run",
         (3,): "overrides as strings",
         ("train.stpes=3",): "did you mean train.steps",
+        ("hydra/launcher=joblib",): "a sweeper or launcher runs sweeps",
+        ("experiment=gru_vs_lstm",): "this config is a sweep over cell (hydra.sweeper.params, set by gru_vs_lstm)",
     }
     for overrides, message in refused.items():
         with pytest.raises(seqfw.SeqfwError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -167,3 +172,27 @@ def test_ctrl_c_in_a_notebook_saves_the_step_marks_the_run_killed_and_resume_con
     resumed = seqfw.run([*LM, f"train.resume={checkpoint}"])
     assert resumed.run_id == run_id and resumed.steps == 30
     assert client_for(tmp_path).get_run(run_id).info.status == "FINISHED"
+    assert not held_directories(), "a finished seqfw.run holds no directory: another process may resume from it"
+
+
+def test_ctrl_c_while_a_finished_run_is_stored_is_said_once_and_never_stops_the_next_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("SEQFW_TEST_PAUSE_AT", "finish")  # inside the terminal write, where a signal is only counted
+    watch = Watch("seqfw: paused at finish")
+    monkeypatch.setattr(sys, "stderr", watch)
+
+    def interrupt():
+        if watch.seen.wait(120):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt) as stop:
+        seqfw.run(LM)
+    message = str(stop.value)
+    assert message.startswith("interrupted by SIGINT after the last step: the MLflow run ") and "FINISHED" in message
+    run_id = message.split("MLflow run ")[1].split()[0]
+    assert client_for(tmp_path).get_run(run_id).info.status == "FINISHED"
+    assert seqfw.load(run_id).steps == 30  # nothing was lost
+    monkeypatch.delenv("SEQFW_TEST_PAUSE_AT")
+    assert seqfw.run([*LM, "train.steps=2"]).steps == 2  # the next run is not stopped by the old signal

@@ -187,3 +187,57 @@ def test_the_exact_mismatch_message(rng):
         "computation must share one dtype; seqfw does not cast silently. Pick the dtype once, in the backend, "
         "and create everything from it: `be = get_backend(..., dtype=...)`, then `x = be.asarray(x)` for the "
         "inputs, `params = net.init_params(be)` for the parameters and `net.initial_state(batch, be)` for a state.")
+
+
+def test_every_leaf_is_compared_not_only_the_first(rng):
+    """A float32 weight deep in a float64 network, a float32 memory cell beside a float64 hidden state."""
+    be = get_backend(dtype="float64")
+    net = recurrent("lstm", D, H, num_layers=2)
+    params = net.init_params(be)
+    params["layers"][1]["fwd"]["W_h"] = params["layers"][1]["fwd"]["W_h"].astype(np.float32)
+    with pytest.raises(DtypeError, match=r"^Stacked.forward: the parameters are float32 at layers.1.fwd.W_h but "
+                                         r"float64 at layers.0.fwd.W_x\. "):
+        net.forward(params, rng.standard_normal((T, B, D)))
+    params = net.init_params(be)
+    state = net.initial_state(B, be)
+    state[1]["fwd"] = state[1]["fwd"]._replace(c=state[1]["fwd"].c.astype(np.float32))
+    with pytest.raises(DtypeError, match=r"^Stacked.forward: the initial state is float32 at 1.fwd.c but the "
+                                         r"parameters are float64\. "):
+        net.forward(params, rng.standard_normal((T, B, D)), None, state)
+
+
+def test_backward_refuses_gradients_in_another_dtype(rng):
+    be = get_backend(dtype="float64")
+    net = recurrent("gru", D, H)
+    params = net.init_params(be)
+    y, _, cache = net.forward(params, rng.standard_normal((T, B, D)))
+    with pytest.raises(DtypeError, match=r"^Stacked.backward: dL/dy is float32 but the parameters are float64\. "):
+        net.backward(params, np.ones_like(y, dtype=np.float32), None, cache)
+    _, state, step_cache = net.step(params, rng.standard_normal((B, D)))
+    with pytest.raises(DtypeError, match=r"^Stacked.step_backward: dL/dy is float32 but the parameters are float64"):
+        net.step_backward(params, np.ones((B, H), dtype=np.float32), None, step_cache)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool])
+def test_a_network_refuses_integer_features_instead_of_truncating_its_outputs(dtype):
+    be = get_backend(dtype="float64")
+    net = recurrent("rnn", D, H)
+    params = net.init_params(be)
+    x = np.ones((T, B, D), dtype=dtype)
+    for call, owner in ((lambda: net.forward(params, x), "Stacked.forward"), (lambda: net.step(params, x[0]), "Stacked.step"),
+                        (lambda: sequence_model("many_to_many", net, 2, "mse").logits(
+                            {"rnn": params, "head": Dense(H, 2).init_params(be)}, x), "ManyToMany.logits")):
+        with pytest.raises(DtypeError, match=rf"^{owner}: the inputs x are {np.dtype(dtype).name}, and a network reads "
+                                             "float features"):
+            call()
+
+
+def test_decoding_refuses_parts_in_different_dtypes():
+    be = get_backend(dtype="float64")
+    model = EncoderDecoder(V, V, D, recurrent("gru", D, H), recurrent("gru", D, H))
+    params = model.init_params(be)
+    params["head"] = tree_map(lambda a: a.astype(np.float32), params["head"])
+    src = np.array([[1, 2], [3, 4]])
+    for decode, args in ((model.greedy, (1, 2, 4)), (model.beam_search, (1, 2, 4, 2))):
+        with pytest.raises(DtypeError, match=rf"^EncoderDecoder.{decode.__name__}: the head parameters are float32"):
+            decode(params, src, np.array([2, 2]), *args)

@@ -65,3 +65,10 @@ def test_decoding_log_probabilities_are_log_softmax_in_float64(rng):
     got = log_softmax_rows(z)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, log_softmax(z.astype(np.float64)))
+
+
+def test_a_scalar_and_an_empty_array_are_handled():
+    from seqfw.engine.functional import log_softmax, softmax
+
+    assert softmax(np.array(3.0)) == 1.0 and log_softmax(np.array(3.0)) == 0.0  # one entry: probability 1
+    assert softmax(np.array([])).shape == (0,) and log_softmax(np.zeros((0, 3), dtype=np.float32)).dtype == np.float32

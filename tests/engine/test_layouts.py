@@ -327,3 +327,14 @@ def test_other_refusals():
     with pytest.raises(InteropError, match=r"these weights do not fit this RNNCell: .*wrong shapes: W_x is "
                                            r"\(5, 5\), needs \(3, 5\)"):
         layouts.cell_to_course(net.layers[0].cells["fwd"], {**params["layers"][0]["fwd"], "W_x": np.zeros((H, H))})
+
+
+def test_from_course_names_a_learner_s_two_usual_slips():
+    net = make("lstm", 1, False)
+    course = layouts.cell_to_course(net.layers[0].cells["fwd"], draw(net)["layers"][0]["fwd"])
+    with pytest.raises(InteropError) as info:
+        layouts.from_course(net, {**course, "Wy": np.zeros((2, 5)), "by": np.zeros((2, 1))}, F64)
+    msg = str(info.value)
+    assert "These are one cell's names: prefix each with its place, e.g. 'layers.0.fwd.' + name, or use " \
+           "cell_from_course(cell, course, backend) for one cell." in msg
+    assert "Wy and by are the output layer's (ŷ = softmax(Wy a + by)), a model's head, not the cell's" in msg

@@ -189,3 +189,29 @@ def test_from_flat_refuses_each_problem_alone():
         names.from_flat(net, {**flat, "layers.0.fwd.b": flat["layers.0.fwd.b"][:, None]}, F64)
     with pytest.raises(InteropError, match="from_flat needs a Backend"):
         names.from_flat(net, flat, np.float64)
+
+
+def test_names_are_strings_spelt_as_to_flat_writes_them():
+    params = draw(lstm())
+    for bad in (None, 3, ""):
+        with pytest.raises(InteropError, match="a parameter name is a dotted string such as 'layers.0.fwd.W_x'"):
+            names.get(params, bad)
+    for bad in ("layers.00.fwd.W_x", "layers.-1.fwd.W_x", "layers.2.fwd.W_x"):
+        with pytest.raises(InteropError, match=rf"no parameter '{bad}'"):
+            names.get(params, bad)
+    with pytest.raises(InteropError, match=r"from_flat takes a dict \{dotted name: array\} \(as to_flat gives\), got list"):
+        names.from_flat(lstm(), list(names.to_flat(params).items()), F64)
+    assert "set" not in names.__all__  # a star import must not shadow the builtin
+
+
+def test_a_column_bias_is_told_how_to_fit_and_a_torch_tensor_with_a_graph_is_taken():
+    torch = pytest.importorskip("torch", reason="the tensor case needs torch==2.13.0 (CPU)")
+    params = draw(lstm(1, False))
+    with pytest.raises(InteropError, match=r"pass an array of shape \(20,\) \(a column bias \(H, 1\) is value\[:, 0\] here\)"):
+        names.set(params, "layers.0.fwd.b", np.zeros((20, 1)))
+    with pytest.raises(InteropError) as info:
+        names.set(params, "layers.0.fwd.W_h", np.zeros((4, 20)))
+    assert "column bias" not in str(info.value)
+    value = torch.ones(20, dtype=torch.float64, requires_grad=True)
+    names.set(params, "layers.0.fwd.b", value)
+    assert np.array_equal(params["layers"][0]["fwd"]["b"], np.ones(20))

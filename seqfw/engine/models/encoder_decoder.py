@@ -15,11 +15,10 @@ import numpy as np
 
 from ..backend import to_host, xp_of
 from ..cells.base import init_args
-from ..errors import check_same_dtype, float_dtype
+from ..errors import check_same_dtype
 from ..layers import Dense, Embedding
 from ..losses import softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, loss_mask
-from ..recurrence.step import first_leaf
 from ..tree import tree_map
 from .batch import Batch, host_lengths
 from .decoding import extend_unfinished, log_softmax_rows
@@ -52,8 +51,8 @@ class EncoderDecoder:
                 "head": self.head.init_params(rng, xp, dtype)}
 
     def check_dtypes(self, params, owner: str = "EncoderDecoder") -> None:
-        """``DtypeError`` unless every part's parameters share one dtype (one array each; the inputs are ids)."""
-        check_same_dtype(owner, *((f"the {part} parameters are", float_dtype(first_leaf(params[part])))
+        """``DtypeError`` unless every part's parameters share one dtype (the inputs are ids)."""
+        check_same_dtype(owner, *((f"the {part} parameters are", params[part])
                                   for part in ("encoder", "decoder", "src_embed", "tgt_embed", "head")))
 
     # -- the bridge: encoder final states -> decoder initial states, and back ---------------------
@@ -121,6 +120,7 @@ class EncoderDecoder:
 
     def greedy(self, params, src, src_lengths, start: int, eos: int, max_len: int) -> list[list[int]]:
         """Feed back the most likely token until ``<eos>`` or ``max_len``."""
+        self.check_dtypes(params, "EncoderDecoder.greedy")
         xp = xp_of(src) if not isinstance(src, np.ndarray) else np
         finals, _ = self.encode(params, src, src_lengths)
         state, B = self._bridge(finals), src.shape[1]
@@ -139,6 +139,7 @@ class EncoderDecoder:
         Scores only fall as tokens are added, so once a finished hypothesis scores at least the best
         live one, nothing can beat it and the search stops.
         """
+        self.check_dtypes(params, "EncoderDecoder.beam_search")
         xp = np if isinstance(src, np.ndarray) else xp_of(src)
         finals, _ = self.encode(params, src, src_lengths)
         bridged = self._bridge(finals)

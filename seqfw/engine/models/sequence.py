@@ -14,11 +14,10 @@ import numpy as np
 
 from ..backend import Array, xp_of
 from ..cells.base import init_args
-from ..errors import check_choice, check_same_dtype, float_dtype
+from ..errors import check_choice, check_float_input, check_same_dtype
 from ..layers import Dense, Embedding
 from ..losses import mse, sigmoid_cross_entropy, softmax_cross_entropy
 from ..recurrence import Bidirectional, Stacked, length_mask, loss_mask
-from ..recurrence.step import first_leaf
 from .batch import Batch, host_lengths
 
 LOSSES = {"softmax": softmax_cross_entropy, "sigmoid": sigmoid_cross_entropy, "mse": mse}
@@ -83,13 +82,14 @@ class SequenceModel:
     # -- the model ------------------------------------------------------------------------------
     def check_dtypes(self, params, x: Array, state=None, owner: str | None = None) -> None:
         """``DtypeError`` unless the parameters of every part, float inputs and a given state share one
-        dtype (token ids are skipped); one array of each part is compared, once per call."""
-        check_same_dtype(owner or type(self).__name__,
-                         ("the network's parameters are", float_dtype(first_leaf(params["rnn"]))),
-                         ("the embedding's parameters are", params["embed"]["W"].dtype if self.embed else None),
-                         ("the head's parameters are", params["head"]["W"].dtype),
-                         ("the inputs x are", float_dtype(x)),
-                         ("the initial state is", float_dtype(first_leaf(state))))
+        dtype (token ids are skipped), and unless a model without an embedding is given float features."""
+        owner = owner or type(self).__name__
+        if not self.embed:
+            check_float_input(owner, x)
+        check_same_dtype(owner, ("the network's parameters are", params["rnn"]),
+                         ("the embedding's parameters are", params.get("embed")),
+                         ("the head's parameters are", params["head"]),
+                         ("the inputs x are", x), ("the initial state is", state))
 
     def logits(self, params, x: Array, lengths: Array | None = None, state=None, batch_first: bool = False):
         """Outputs before the loss (logits or regression values) and the network's final states.

@@ -5,10 +5,10 @@ from typing import Callable, NamedTuple
 
 from ..backend import Array, xp_of
 from ..cells.base import Cell, init_args, state_args
-from ..errors import check_count, check_number, check_same_dtype, float_dtype
-from ..tree import tree_map
+from ..errors import check_count, check_float_input, check_number, check_same_dtype
+from ..tree import first_leaf, tree_map
 from .bidirectional import STEP_REFUSAL, Bidirectional
-from .step import check_step_dtypes, first_leaf
+from .step import check_backward_dtypes, check_step_dtypes
 from .unroll import Unidirectional, length_mask
 
 
@@ -76,8 +76,9 @@ class Stacked:
         is needed only when training with dropout > 0. ``keep_states``: keep every step's state
         for ``states(cache)``. ``batch_first``: ``x`` (B, T, D) and ``y`` (B, T, H_out).
         """
-        check_same_dtype("Stacked.forward", ("the parameters are", getattr(first_leaf(params), "dtype", None)),
-                         ("the inputs x are", float_dtype(x)), ("the initial state is", float_dtype(first_leaf(state))))
+        check_float_input("Stacked.forward", x)
+        check_same_dtype("Stacked.forward", ("the parameters are", params), ("the inputs x are", x),
+                         ("the initial state is", state))
         xp = xp_of(x)
         if batch_first:
             x = xp.ascontiguousarray(x.swapaxes(0, 1))
@@ -103,6 +104,7 @@ class Stacked:
         """-> ``(dx, dstate0, grads, norms)``; ``norms[l][direction]`` is (T, B) ‖∂L/∂a^[l]<t>‖ per
         sequence (0 at padding; the reverse direction's in input order too) or None. After a
         ``batch_first`` forward, ``dys`` and ``dx`` are (B, T, ...) and the norms (B, T)."""
+        check_backward_dtypes("Stacked.backward", params, dys, dstate)
         caches, drops, batch_first = cache
         if batch_first and dys is not None:
             dys = xp_of(dys).ascontiguousarray(dys.swapaxes(0, 1))
@@ -161,6 +163,7 @@ class Stacked:
         or a None layer or direction: zero) -> ``(dx_t (B, D), dL/d(previous state), grads)``, grads
         dense and in ``params``' tree. Summed over the steps in reverse, they are ``backward``'s."""
         self._check_steppable("Stacked.step_backward")
+        check_backward_dtypes("Stacked.step_backward", params, dy_t, dstate)
         dstate = dstate or [None] * len(self.layers)
         grads, dprev = [None] * len(self.layers), [None] * len(self.layers)
         dh = dy_t

@@ -20,8 +20,7 @@ from typing import Any, NamedTuple
 
 from ..backend import Array, xp_of
 from ..cells.base import Cell, Outer
-from ..errors import check_same_dtype, float_dtype
-from ..tree import leaves_with_paths
+from ..errors import check_float_input, check_same_dtype
 
 
 class StepCache(NamedTuple):
@@ -31,15 +30,15 @@ class StepCache(NamedTuple):
     cell: Any
 
 
-def first_leaf(tree) -> Array | None:
-    """The first array of a tree (a parameter or state tree), or None: one representative for a dtype check."""
-    return next((leaf for _, leaf in leaves_with_paths(tree)), None)
-
-
 def check_step_dtypes(owner: str, params, x: Array, state) -> None:
-    """Float input, given state and parameters in one dtype (``DtypeError`` otherwise); one leaf each."""
-    check_same_dtype(owner, ("the parameters are", getattr(first_leaf(params), "dtype", None)),
-                     ("the input x is", float_dtype(x)), ("the state is", float_dtype(first_leaf(state))))
+    """A float input, and the input, the given state and the parameters in one dtype (``DtypeError``)."""
+    check_float_input(owner, x)
+    check_same_dtype(owner, ("the parameters are", params), ("the input x is", x), ("the state is", state))
+
+
+def check_backward_dtypes(owner: str, params, dy: Array | None, dstate) -> None:
+    """The gradients flowing in share the parameters' dtype (NumPy would promote the step's gradients)."""
+    check_same_dtype(owner, ("the parameters are", params), ("dL/dy is", dy), ("dL/d(new state) is", dstate))
 
 
 def step(cell: Cell, params: dict, x_t: Array, state) -> tuple[Array, Any, StepCache]:
@@ -67,6 +66,7 @@ def step_backward(cell: Cell, params: dict, dh: Array | None, dstate, cache: Ste
     Returns ``(dx (B, D), dL/d(previous state), grads)``, ``grads`` a dense array for every
     parameter (the input projection's and ``Outer`` factors' included), keyed in ``params``' order.
     """
+    check_backward_dtypes(f"step_backward({type(cell).__name__})", params, dh, dstate)
     x, cell_cache = cache
     xp, B = xp_of(x), x.shape[0]
     if dstate is None:
