@@ -147,19 +147,25 @@ class Watch(io.StringIO):
         return super().write(s)
 
 
-def test_ctrl_c_in_a_notebook_saves_the_step_marks_the_run_killed_and_resume_continues_it(tmp_path, monkeypatch):
+def ctrl_c_at(phase: str, tmp_path, monkeypatch) -> None:
+    """The next run in ``tmp_path`` pauses at ``phase`` (``SEQFW_TEST_PAUSE_AT``) and gets SIGINT there,
+    from a thread, as a notebook's interrupt button sends it to the kernel."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("SEQFW_TEST_PAUSE_AT", "loop")  # the run waits there (after its first step) for a signal
-    watch = Watch("seqfw: paused at loop")
+    monkeypatch.setenv("SEQFW_TEST_PAUSE_AT", phase)
+    watch = Watch(f"seqfw: paused at {phase}")
     monkeypatch.setattr(sys, "stderr", watch)
-    before, held = signal.getsignal(signal.SIGINT), held_directories()  # other tests' in this worker: theirs
 
     def interrupt():
         if watch.seen.wait(120):
             os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
+
+
+def test_ctrl_c_in_a_notebook_saves_the_step_marks_the_run_killed_and_resume_continues_it(tmp_path, monkeypatch):
+    before, held = signal.getsignal(signal.SIGINT), held_directories()  # other tests' in this worker: theirs
+    ctrl_c_at("loop", tmp_path, monkeypatch)  # after the first step
     with pytest.raises(KeyboardInterrupt) as stop:
         seqfw.run(LM)
     message = str(stop.value)
@@ -178,17 +184,7 @@ def test_ctrl_c_in_a_notebook_saves_the_step_marks_the_run_killed_and_resume_con
 
 
 def test_ctrl_c_while_a_finished_run_is_stored_is_said_once_and_never_stops_the_next_run(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("SEQFW_TEST_PAUSE_AT", "finish")  # inside the terminal write, where a signal is only counted
-    watch = Watch("seqfw: paused at finish")
-    monkeypatch.setattr(sys, "stderr", watch)
-
-    def interrupt():
-        if watch.seen.wait(120):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    ctrl_c_at("finish", tmp_path, monkeypatch)  # inside the terminal write, where a signal is only counted
     with pytest.raises(KeyboardInterrupt) as stop:
         seqfw.run(LM)
     message = str(stop.value)
