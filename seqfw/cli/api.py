@@ -49,6 +49,7 @@ def run(overrides: Sequence[str] = ()) -> Trained:
         raise KeyboardInterrupt(interrupted(stop, tracked, "overrides")) from None
     except BaseException:
         release_unused()  # a start refused before anything was written leaves no empty directory
+        SIGNALS.take_pending()  # a Ctrl-C while the failed run was being closed: said by this error, not the next run
         raise
     finally:
         SIGNALS.restore(handlers)
