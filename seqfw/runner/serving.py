@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 from omegaconf import DictConfig
 
 from ..engine.errors import SeqfwError, check_count
@@ -77,17 +78,14 @@ def load_run(source: str, tracking_uri: str | None = None) -> tuple:
 
 
 class SeqfwPredictor:
-    """The pyfunc face of a ``Trained`` (``seqfw.runner.trained``): MLflow's input and params in, its answers out."""
-
     def __init__(self, checkpoint: str):
-        from .trained import load
-
-        self.trained = load(checkpoint)
+        _, self.setup = load_run(checkpoint)
 
     def predict(self, model_input, params=None) -> list[str]:
         texts = list(model_input["text"]) if hasattr(model_input, "columns") else [str(t) for t in model_input]
         seed = check_count("predict", "seed", int((params or {}).get("seed", 0)), low=0)
-        return self.trained.predict(texts, seed)
+        s = self.setup
+        return s.task.predict_texts(s.model, s.params, s.backend.xp, texts, np.random.default_rng(seed))
 
 
 def _load_pyfunc(data_path: str) -> SeqfwPredictor:
