@@ -6,6 +6,8 @@ from ..tasks.adding import AddingConfig, AddingTask
 from ..tasks.agreement import AgreementConfig, AgreementTask
 from ..tasks.char_lm import CharLMConfig, CharLMTask
 from ..tasks.dates import DatesConfig, DatesTask
+from ..tasks.dna import DNAConfig, DNATask
+from ..tasks.minimal_pairs import MinimalPairsConfig, MinimalPairsTask
 from ..tasks.name_gen import NameGenConfig, NameGenTask
 from ..tasks.ner import NERConfig, NERTask
 from ..tasks.sentiment import SentimentConfig, SentimentTask
@@ -34,4 +36,6 @@ def seqfw_add_tasks():
         TaskSpec("word_lm", WordLMTask, WordLMConfig),
         TaskSpec("dates", DatesTask, DatesConfig),
         TaskSpec("name_gen", NameGenTask, NameGenConfig),
+        TaskSpec("dna", DNATask, DNAConfig),
+        TaskSpec("minimal_pairs", MinimalPairsTask, MinimalPairsConfig),
     ]

@@ -7,6 +7,8 @@ its run id and its last evaluation's metrics::
     trained = seqfw.load("3f2a...")            # or "outputs/.../checkpoint.npz" (no link then: offline)
     trained.metrics, trained.run_id             # {"val/perplexity": 3.1, ...}, "3f2a..."
     trained.sample(5, seed=0)                   # a language model's samples
+    trained.sample(5, top_k=3, prime="Mar")     # ... among the 3 likeliest tokens, continuing "Mar"
+    trained.sample(1, greedy=True)              # the most likely text (temperature 0)
     trained.score("the value is returned .")    # log P(sentence) and each token's
     trained.predict(["John lives in Paris"])    # what the served model answers
     trained.model, trained.params               # the engine's objects, to step, probe or export
@@ -21,7 +23,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..tasks.sampling import MAX_SAMPLES
+from ..tasks.lm import LanguageModelTask
+from ..tasks.sampling import MAX_SAMPLES, SamplingError, controls_problem
 from .settings import ConfigError
 
 
@@ -32,10 +35,16 @@ class Score(NamedTuple):
     tokens: list  # [(token, log P), ...]
 
 
-def sampling_problem(n: int, seed: int, temperature: float | None, names: dict | None = None) -> str | None:
+def sampling_problem(n: int, seed: int, temperature: float | None, names: dict | None = None, *,
+                     top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
+                     prime: str | None = None, task=None) -> str | None:
     """Why a request for ``n`` samples cannot be served, or None; ``names`` spells each argument the way
-    the caller's user typed it (``{"n": "-n", "seed": "--seed", "temperature": "--temperature"}``)."""
-    name = {"n": "n", "seed": "seed", "temperature": "temperature", **(names or {})}
+    the caller's user typed it (``{"n": "-n", "seed": "--seed", "temperature": "--temperature", "top_k":
+    "--top-k", "top_p": "--top-p", "greedy": "--greedy", "prime": "--prime"}``). With ``task`` (the
+    built language-model task) also what only it knows: a prefix its vocabulary lacks, and a top-k or
+    top-p for a run that samples greedily (task.temperature 0)."""
+    name = {"n": "n", "seed": "seed", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p",
+            "greedy": "greedy=True", "prime": "prime", **(names or {})}
     for key, value in (("n", n), ("seed", seed)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
             return f"{name[key]} must be a whole number, got {value!r}"
@@ -50,7 +59,25 @@ def sampling_problem(n: int, seed: int, temperature: float | None, names: dict |
                                         and temperature >= 0):
         return (f"{name['temperature']} must be a finite number >= 0 (0: greedy, the most likely token at each "
                 f"step), got {temperature!r}; leave it out for the run's task.temperature")
+    if problem := controls_problem(temperature, top_k, top_p, greedy, name):
+        return problem
+    if prime is not None and not isinstance(prime, str):
+        return f"{name['prime']} must be a string (the text to continue), got {prime!r}"
+    if isinstance(task, LanguageModelTask):
+        try:
+            task.controls(0 if greedy else temperature, top_k, top_p, name)
+            task.prime_ids(prime or "", name["prime"])
+        except SamplingError as err:
+            return str(err)
     return None
+
+
+def draw(task, model, params, xp, n: int, seed: int, temperature: float | None = None, *, top_k: int | None = None,
+         top_p: float | None = None, prime: str | None = None, greedy: bool = False) -> list[str]:
+    """``task.sample`` for a request ``sampling_problem`` passed: greedy is temperature 0, and the controls
+    beyond the temperature are passed only when used (a plugin's sampler may take (n, rng, temperature) only)."""
+    asked = {k: v for k, v in (("top_k", top_k), ("top_p", top_p), ("prime", prime)) if v not in (None, "")}
+    return task.sample(model, params, xp, n, np.random.default_rng(seed), 0 if greedy else temperature, **asked)
 
 
 @dataclass
@@ -70,12 +97,21 @@ class Trained:
     checkpoint: Path | None = None
     steps: int = 0
 
-    def sample(self, n: int = 5, temperature: float | None = None, seed: int = 0) -> list[str]:
-        """``n`` new sequences from a language model (``task=char_lm``, ``word_lm``, ``name_gen``...)."""
+    def sample(self, n: int = 5, temperature: float | None = None, seed: int = 0, *, top_k: int | None = None,
+               top_p: float | None = None, prime: str = "", greedy: bool = False) -> list[str]:
+        """``n`` new sequences from a language model (``task=char_lm``, ``word_lm``, ``name_gen``...).
+
+        ``temperature`` (0: greedy), ``top_k`` (draw among the k most likely tokens) and ``top_p`` (among the
+        fewest most likely tokens holding that much probability) default to the run's task config;
+        ``greedy=True`` is temperature 0 (the run's top-k and top-p then do not apply). ``prime``: a text
+        every sample starts with and continues (for name_gen, the start of each class's names).
+        """
         self._needs("sample")
-        if problem := sampling_problem(n, seed, temperature):
+        if problem := sampling_problem(n, seed, temperature, top_k=top_k, top_p=top_p, greedy=greedy, prime=prime,
+                                       task=self.task):
             raise ConfigError(problem)
-        return self.task.sample(self.model, self.params, self.backend.xp, n, np.random.default_rng(seed), temperature)
+        return draw(self.task, self.model, self.params, self.backend.xp, n, seed, temperature, top_k=top_k,
+                    top_p=top_p, prime=prime, greedy=greedy)
 
     def score(self, text: str) -> Score:
         """log P(``text``) under a language model, and each token's log-probability."""

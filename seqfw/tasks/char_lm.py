@@ -46,7 +46,9 @@ class CharLMConfig:
     data_seed: int = 0
     embed_dim: int = 16
     num_samples: int = 50  # sampled at each evaluation
-    temperature: float = 1.0
+    temperature: float = 1.0  # of the samples at each evaluation; 0: greedy (the most likely name)
+    top_k: Optional[int] = None  # draw among the k most likely symbols; null: all
+    top_p: Optional[float] = None  # draw among the fewest most likely symbols holding this probability; null: all
     sample_len: int = 20  # length limit of a sample
 
 
@@ -86,7 +88,6 @@ class CharLMTask(LanguageModelTask):
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
         require(cfg.data.max_len >= 1, "data.max_len", cfg.data.max_len, "must be >= 1")
         require_fraction(cfg, "val_fraction")
-        require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         require(cfg.data.builtin in BUILTIN, "data.builtin", cfg.data.builtin, f"must be one of {', '.join(BUILTIN)}")
         require_seed(cfg)
         require_sampling(cfg)

@@ -3,6 +3,10 @@
 A sequence y<1> … y<n> is fed as ``<eos> y<1> … y<n>`` and predicts
 ``y<1> … y<n> <eos>`` (teacher forcing: the true previous token is the input).
 P(sentence) = Π_t P(y<t> | y<1> … y<t-1>), including the final ``<eos>``.
+
+Samples (``seqfw.tasks.sampling``) are drawn with the task's ``temperature``, ``top_k`` and
+``top_p`` unless a request gives its own; a request for greedy decoding (temperature 0)
+drops the task's top-k and top-p, which do not apply to it.
 """
 from __future__ import annotations
 
@@ -17,22 +21,33 @@ from ..engine.models.decoding import log_softmax_rows
 from ..engine.recurrence import length_mask
 from .base import Task, require
 from .data import DataError, pad_batch
-from .sampling import MAX_SAMPLE_LEN, MAX_SAMPLES, sample_ids
+from .sampling import MAX_SAMPLE_LEN, MAX_SAMPLES, RULES, Controls, SamplingError, controls_problem, sample_ids
 from .vocab import EOS, Vocab
 
 EVAL_CHUNK = 256  # validation sequences scored at once (a language model's head is as wide as its vocabulary)
 
 
 def require_sampling(cfg) -> None:
-    """Refuse ``task.num_samples`` / ``task.sample_len`` above what one sampling batch may hold."""
+    """Refuse ``task.num_samples`` / ``task.sample_len`` above what one sampling batch may hold, and a
+    ``task.temperature`` / ``task.top_k`` / ``task.top_p`` that cannot work (alone or together)."""
     for key, most in (("num_samples", MAX_SAMPLES), ("sample_len", MAX_SAMPLE_LEN)):
         require(getattr(cfg, key) <= most, key, getattr(cfg, key), f"must be at most {most:,} (samples are drawn "
                 "as one batch at every evaluation)")
+    ok, requirement = RULES["temperature"]
+    require(ok(cfg.temperature), "temperature", cfg.temperature, f"must be {requirement}")
+    for key in ("top_k", "top_p"):
+        ok, requirement = RULES[key]
+        value = getattr(cfg, key, None)
+        require(value is None or ok(value), key, value, f"must be null (no limit) or {requirement}")
+        require(value is None or cfg.temperature != 0, key, value, "must be null when task.temperature is 0: "
+                "greedy decoding takes the most likely token")
 
 
 class LanguageModelTask(Task):
-    """Subclasses set ``self.cfg`` (``embed_dim``, ``temperature``, ``sample_len``, ``num_samples``,
-    ``data_seed``), implement ``tokenize`` / ``detokenize`` and call ``_load(train, val, vocab)``."""
+    """Subclasses set ``self.cfg`` (``embed_dim``, ``temperature``, ``top_k``, ``top_p``, ``sample_len``,
+    ``num_samples``, ``data_seed``), implement ``tokenize`` / ``detokenize`` and call ``_load(train, val, vocab)``."""
+
+    unit = "symbols"  # what the vocabulary holds ("words": tokens are written with spaces between)
 
     def tokenize(self, text: str) -> list[str]:
         raise NotImplementedError
@@ -77,12 +92,59 @@ class LanguageModelTask(Task):
         return {"val/loss": loss, "val/perplexity": math.exp(min(loss, 700.0)),
                 "val/loss_per_sequence": total / len(self._val)}
 
-    def sample(self, model, params, xp, n: int, rng, temperature: float | None = None) -> list[str]:
-        """``n`` new sequences (each sample fed back in; stops at ``<eos>`` or ``task.sample_len``)."""
-        starts = [self.vocab.stoi[EOS]] * n
-        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len,
-                         self.cfg.temperature if temperature is None else temperature, rng, xp)
-        return [self.detokenize(self.vocab.decode(s)) for s in ids]
+    def sample(self, model, params, xp, n: int, rng, temperature: float | None = None, *, top_k: int | None = None,
+               top_p: float | None = None, prime: str = "") -> list[str]:
+        """``n`` new sequences (each sample fed back in; stops at ``<eos>`` or after ``task.sample_len``
+        drawn tokens), each starting with ``prime`` when one is given; controls left out (None) are the
+        task's (``controls``)."""
+        controls, ids = self.controls(temperature, top_k, top_p), self.prime_ids(prime)
+        drawn = sample_ids(model, params, self.vocab, [self.vocab.stoi[EOS]] * n, self.cfg.sample_len, controls,
+                           rng, xp, prime_ids=ids)
+        return [self.continued(prime if ids else "", self.vocab.decode(s[len(ids):])) for s in drawn]
+
+    def controls(self, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                 names: dict | None = None) -> Controls:
+        """The controls of a sampling request: those it gives, the others from ``task.temperature``,
+        ``task.top_k`` and ``task.top_p``. Greedy decoding (temperature 0) drops the task's top-k and
+        top-p; a top-k or top-p for a task that samples greedily is refused (it would not apply).
+        ``names`` spells each argument as the caller's user typed it (``controls_problem``)."""
+        name = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", **(names or {})}
+        if problem := controls_problem(temperature, top_k, top_p, names=name):
+            raise SamplingError(problem)
+        own = {"top_k": getattr(self.cfg, "top_k", None), "top_p": getattr(self.cfg, "top_p", None)}
+        if temperature == 0:
+            return Controls(0)
+        if temperature is None and self.cfg.temperature == 0 and (top_k is not None or top_p is not None):
+            given = name["top_k" if top_k is not None else "top_p"]
+            raise SamplingError(f"the run samples greedily (task.temperature 0), so {given} does not apply; give a "
+                                f"temperature as well, e.g. {name['temperature']} 1")
+        return Controls(self.cfg.temperature if temperature is None else temperature,
+                        own["top_k"] if top_k is None else top_k, own["top_p"] if top_p is None else top_p)
+
+    def prime_tokens(self, prime: str) -> list[str]:
+        """The tokens of a prefix to continue."""
+        return self.tokenize(prime)
+
+    def prime_ids(self, prime: str, name: str = "prime") -> list[int]:
+        """The token ids of the prefix ``prime`` ([] for none); a token the vocabulary lacks is refused,
+        naming it (``name``: the argument as the caller's user typed it)."""
+        if not isinstance(prime, str):
+            raise SamplingError(f"{name} must be a string (the text to continue), got {prime!r}")
+        tokens = self.prime_tokens(prime) if prime else []
+        unknown = list(dict.fromkeys(t for t in tokens if t not in self.vocab.stoi))
+        if unknown:
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            listed = ", ".join(map(repr, unknown[:10])) + more
+            raise SamplingError(f"{name} {prime!r}: {listed} {'is' if len(unknown) == 1 else 'are'} not in the "
+                                f"model's vocabulary ({len(self.vocab)} {self.unit})")
+        if len(tokens) > MAX_SAMPLE_LEN:
+            raise SamplingError(f"{name} must be at most {MAX_SAMPLE_LEN:,} tokens, got {len(tokens):,}")
+        return self.vocab.encode(tokens)
+
+    def continued(self, prime: str, tokens: list[str]) -> str:
+        """A sample's text: the prefix as given, then the drawn tokens (after a space, for words)."""
+        space = " " if self.unit == "words" and prime and tokens and not prime[-1].isspace() else ""
+        return prime + space + self.detokenize(tokens)
 
     def score(self, model, params, xp, text: str) -> tuple[float, list[tuple[str, float]]]:
         """log P(text) in nats and each token's log-probability (``<unk>`` for unknown words, then ``<eos>``)."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from .base import TaskInfo, require, require_fraction, require_positive, require_seed
+from .base import TaskInfo, require_fraction, require_positive, require_seed
 from .data import DataError
 from .char_lm import census_lists
 from .lm import LanguageModelTask, require_sampling
@@ -32,7 +33,9 @@ class NameGenConfig:
     data_seed: int = 0
     embed_dim: int = 16
     num_samples: int = 25  # per class, at each evaluation
-    temperature: float = 1.0
+    temperature: float = 1.0  # of the samples at each evaluation; 0: greedy (the most likely name per class)
+    top_k: Optional[int] = None  # draw among the k most likely symbols; null: all
+    top_p: Optional[float] = None  # draw among the fewest most likely symbols holding this probability; null: all
     sample_len: int = 20
 
 
@@ -56,7 +59,6 @@ class NameGenTask(LanguageModelTask):
     def __init__(self, cfg: NameGenConfig):
         require_fraction(cfg, "val_fraction")
         require_positive(cfg, "embed_dim", "num_samples", "sample_len")
-        require(cfg.temperature > 0, "temperature", cfg.temperature, "must be > 0")
         require_seed(cfg)
         require_sampling(cfg)
         self.cfg = cfg
@@ -90,15 +92,23 @@ class NameGenTask(LanguageModelTask):
         counts = ", ".join(f"{len(self.known[c])} {c}" for c in CLASSES)
         return f"name_gen: {len(self.train_pairs)} train names ({counts}) / {len(self.val_pairs)} validation"
 
-    def sample_classes(self, model, params, xp, n: int, rng, temperature: float | None = None) -> dict:
+    def prime_tokens(self, prime: str) -> list[str]:
+        return list(prime)  # the start of a name: it continues after the class token
+
+    def sample_classes(self, model, params, xp, n: int, rng, temperature: float | None = None, *,
+                       top_k: int | None = None, top_p: float | None = None, prime: str = "") -> dict:
+        """``n`` names per class, each starting with ``prime``, controls as in ``sample``."""
+        controls, prime_ids = self.controls(temperature, top_k, top_p), self.prime_ids(prime)
         starts = [self.vocab.stoi[t] for t in self.class_tokens for _ in range(n)]
-        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len,
-                         self.cfg.temperature if temperature is None else temperature, rng, xp, never=self.class_tokens)
+        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len, controls, rng, xp,
+                         never=self.class_tokens, prime_ids=prime_ids)
         return {c: [self.detokenize(self.vocab.decode(s)) for s in ids[k * n : (k + 1) * n]]
                 for k, c in enumerate(CLASSES)}
 
-    def sample(self, model, params, xp, n: int, rng, temperature: float | None = None) -> list[str]:
-        by_class = self.sample_classes(model, params, xp, n, rng, temperature)
+    def sample(self, model, params, xp, n: int, rng, temperature: float | None = None, *, top_k: int | None = None,
+               top_p: float | None = None, prime: str = "") -> list[str]:
+        """``n`` names per class, as ``female: Anna`` lines, each name starting with ``prime``."""
+        by_class = self.sample_classes(model, params, xp, n, rng, temperature, top_k=top_k, top_p=top_p, prime=prime)
         return [f"{c}: {name}" for c in CLASSES for name in by_class[c]]
 
     def predict_texts(self, model, params, xp, texts, rng) -> list[str]:
@@ -107,7 +117,7 @@ class NameGenTask(LanguageModelTask):
         if bad:
             raise DataError(f"name_gen predicts from a class per row ({', '.join(CLASSES)}), got {bad}")
         starts = [self.vocab.stoi[f"<{t.strip()}>"] for t in texts]
-        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len, self.cfg.temperature, rng, xp,
+        ids = sample_ids(model, params, self.vocab, starts, self.cfg.sample_len, self.controls(), rng, xp,
                          never=self.class_tokens)
         return [self.detokenize(self.vocab.decode(s)) for s in ids]
 

@@ -43,7 +43,9 @@ class WordLMConfig:
     data_seed: int = 0
     embed_dim: int = 64
     num_samples: int = 10
-    temperature: float = 1.0
+    temperature: float = 1.0  # of the samples at each evaluation; 0: greedy (the most likely sentence)
+    top_k: Optional[int] = None  # draw among the k most likely words; null: all
+    top_p: Optional[float] = None  # draw among the fewest most likely words holding this probability; null: all
     sample_len: int = 30
 
 
@@ -72,6 +74,7 @@ def sentences(text: str, min_len: int, max_len: int) -> list[list[str]]:
 
 class WordLMTask(LanguageModelTask):
     name = "word_lm"
+    unit = "words"
     info = TaskInfo(topologies=("many_to_many",), bidirectional=False, metric="val/perplexity", maximize=False,
                     metrics=("val/perplexity", "val/loss", "val/loss_per_sequence"),
                     summary="Predict the next word of a sentence (Python's documentation prose by default), and "

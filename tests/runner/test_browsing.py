@@ -17,7 +17,7 @@ from seqfw.tasks import Task
 from seqfw.tasks.base import TaskInfo
 from tests.helpers.store import seed_store
 
-BUILT_IN = ("ner", "char_lm", "word_lm", "name_gen", "adding", "dates", "sentiment", "agreement")
+BUILT_IN = sorted(n for n, spec in task_registry().items() if spec.cls.__module__.startswith("seqfw.tasks."))
 NOTE, KIND = "mlflow.note.content", "mlflow.experimentKind"
 
 
@@ -68,6 +68,10 @@ def test_only_the_tasks_own_experiment_gets_its_description(tmp_path):
     assert client.get_experiment_by_name("ner").tags[NOTE] == "**ner**: described"
     shared = client.get_experiment_by_name("shared").tags
     assert NOTE not in shared and shared[KIND] == "custom_model_development"
+
+
+def test_the_built_in_tasks_are_read_from_the_registry():
+    assert {"ner", "dates", "dna", "minimal_pairs"} <= set(BUILT_IN) and len(BUILT_IN) >= 10
 
 
 @pytest.mark.parametrize("name", BUILT_IN)

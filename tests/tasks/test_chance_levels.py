@@ -52,3 +52,24 @@ def test_dates_span_the_days_quoted():
 
     days = dt.date(2099, 12, 31).toordinal() - dt.date(1900, 1, 1).toordinal() + 1
     assert f"{days:,}" in quoted(make_task("dates", num_train=10, num_val=10))
+
+
+def test_dna_majority_label_and_the_two_bayes_bounds():
+    task = make_task("dna")
+    outside = 1 - task.val_labels.mean()  # label 0: outside the region
+    assert outside > 0.5 and f"{outside:.2f}" == "0.60" and "always the majority label (outside)" in quoted(task)
+    assert "val/accuracy ≈ 0.60" in quoted(task)
+    assert f"{task.bayes_accuracy:.2f}" == "0.89" and "val/bayes_accuracy ≈ 0.89" in quoted(task)
+    assert f"{task.causal_bayes_accuracy:.2f}" == "0.83" and "≈ 0.83 reading left to right" in quoted(task)
+
+
+def test_minimal_pairs_a_model_preferring_one_form_is_right_half_the_time():
+    task = make_task("minimal_pairs")
+    assert "judge/agreement = judge/homophones = 0.5" in quoted(task)
+    singular = [p.good[2 + p.distance] in ("is", "was", "has") for p in task.pairs if p.kind == "agreement"]
+    assert abs(np.mean(singular) - 0.5) < 0.05  # "always is/was/has" scores this
+    for words in ({"pear", "pair"}, {"sea", "see"}, {"sun", "son"}):  # "always the first of the two" scores this
+        first = sorted(words)[0]
+        chosen = [p.good[i] == first for p in task.pairs if p.kind == "homophone"
+                  for i, (g, b) in enumerate(zip(p.good, p.bad)) if g != b and g in words]
+        assert len(chosen) > 30 and abs(np.mean(chosen) - 0.5) < 0.2

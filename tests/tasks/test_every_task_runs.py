@@ -16,7 +16,10 @@ TINY = {
     "char_lm": ["task.num_samples=5", "task.sample_len=6"],
     "word_lm": ["task.num_samples=3", "task.sample_len=5", "task.vocab_size=50", "task.embed_dim=4"],
     "name_gen": ["task.num_samples=3", "task.sample_len=6"],
+    "minimal_pairs": ["task.num_train=40", "task.num_val=10", "task.max_phrases=2", "task.pairs_per_length=4",
+                      "task.homophone_pairs=4", "task.num_samples=3", "task.sample_len=6", "task.embed_dim=4"],
     "dates": ["task.num_train=40", "task.num_val=6", "task.embed_dim=4", "task.num_samples=3"],
+    "dna": ["task.num_train=8", "task.num_val=4", "task.length=20", "task.embed_dim=4", "task.num_samples=2"],
 }
 COMMON = ["tracking=none", "train.steps=3", "train.eval_every=3", "train.log_every=1", "train.batch_size=4",
           "cell.hidden_size=4", "train.progress=false", "train.grad_curves=0"]
