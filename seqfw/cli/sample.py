@@ -89,7 +89,7 @@ def _sample(args) -> int:
     cfg, ckpt, path = read_run(args.source, args.tracking_uri)
     if not hasattr(task_registry()[cfg.task.name].cls, "sample"):  # known before the task is built
         raise ConfigError(f"task={cfg.task.name} is not a language model; sampling and scoring need "
-                          "task=char_lm, task=word_lm or task=name_gen")
+                          "task=char_lm, word_lm, name_gen or minimal_pairs")
     s = build_run(cfg, ckpt, path)
     task = s.task
     if args.score is not None:

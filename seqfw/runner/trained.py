@@ -15,8 +15,8 @@ its run id and its last evaluation's metrics::
 """
 from __future__ import annotations
 
+import inspect
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..tasks.lm import LanguageModelTask
-from ..tasks.sampling import MAX_SAMPLES, SamplingError, controls_problem
+from ..tasks.sampling import MAX_SAMPLES, RULES, SamplingError, controls_problem
 from .settings import ConfigError
 
 
@@ -55,14 +55,19 @@ def sampling_problem(n: int, seed: int, temperature: float | None, names: dict |
                 f"for more, draw again with another {name['seed']}")
     if seed < 0:
         return f"{name['seed']} must be >= 0, got {seed} (numpy's generators take no negative seed)"
-    if temperature is not None and not (isinstance(temperature, (int, float)) and math.isfinite(temperature)
-                                        and temperature >= 0):
+    if not isinstance(greedy, (bool, np.bool_)):
+        return f"{name['greedy'].removesuffix('=True')} must be True or False, got {greedy!r}"
+    if temperature is not None and not RULES["temperature"][0](temperature):
         return (f"{name['temperature']} must be a finite number >= 0 (0: greedy, the most likely token at each "
                 f"step), got {temperature!r}; leave it out for the run's task.temperature")
     if problem := controls_problem(temperature, top_k, top_p, greedy, name):
         return problem
     if prime is not None and not isinstance(prime, str):
         return f"{name['prime']} must be a string (the text to continue), got {prime!r}"
+    if task is not None and (missing := _unsupported(task, top_k=top_k, top_p=top_p, prime=prime)):
+        flags = ", ".join(name[k] for k in missing)
+        return (f"task={task.name}'s sampler has no {flags} (its sample() takes no such argument: a plugin written "
+                f"before these controls); leave {'it' if len(missing) == 1 else 'them'} out")
     if isinstance(task, LanguageModelTask):
         try:
             task.controls(0 if greedy else temperature, top_k, top_p, name)
@@ -70,6 +75,14 @@ def sampling_problem(n: int, seed: int, temperature: float | None, names: dict |
         except SamplingError as err:
             return str(err)
     return None
+
+
+def _unsupported(task, **asked) -> list[str]:
+    """The controls asked for (given, not None or "") that ``task.sample`` takes no argument for."""
+    params = inspect.signature(task.sample).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return [k for k, v in asked.items() if v not in (None, "") and k not in params]
 
 
 def draw(task, model, params, xp, n: int, seed: int, temperature: float | None = None, *, top_k: int | None = None,

@@ -52,18 +52,21 @@ def require_seed(cfg) -> None:
     require(cfg.data_seed >= 0, "data_seed", cfg.data_seed, "must be >= 0")
 
 
-def require_fits(cfg, count_key: str, each: int, extra: int = 0, size_key: str | None = None) -> None:
+def require_fits(cfg, count_key: str, each: int, extra: int = 0, size_key: str | None = None,
+                 extra_key: str = "num_val") -> None:
     """Refuse a generated data set that would not fit in memory, before any of it is made: ``task.<count_key>``
-    (+ ``extra``) examples of about ``each`` bytes. ``task.<size_key>`` is named instead when one example
-    alone is too large."""
+    (+ ``extra``, the ``task.<extra_key>`` validation examples) examples of about ``each`` bytes. ``task.<size_key>``
+    is named instead when one example alone is too large, ``task.<extra_key>`` when the validation set alone is."""
     count, room = getattr(cfg, count_key), available_memory()
     if room is None or (count + extra) * each <= DATA_SHARE * room:
         return
     fit = int(DATA_SHARE * room // each) - extra
     why = (f"the data would take about {human_bytes((count + extra) * each)} and this machine has {human_bytes(room)} "
            f"of memory available (a task's data may use {DATA_SHARE:.0%} of it)")
-    if size_key and fit < 1:
+    if size_key and each > DATA_SHARE * room:
         require(False, size_key, getattr(cfg, size_key), f"is too large: {why}; lower task.{size_key}")
+    if extra and fit < 1:
+        require(False, extra_key, extra, f"must be at most {max(int(DATA_SHARE * room // each) - 1, 0):,} here: {why}")
     require(False, count_key, count, f"must be at most {max(fit, 0):,} here: {why}")
 
 

@@ -144,7 +144,7 @@ class DNATask(Task):
     def describe(self) -> str:
         c = self.cfg
         return (f"dna: {c.num_train} train / {c.num_val} validation sequences of {c.length} bases from a "
-                f"{self.hmm.num_states}-state HMM (inside: {', '.join(c.hmm.inside)}); on the validation set the "
+                f"{self.hmm.num_states}-state HMM (inside: {', '.join(_names(c.hmm.inside))}); on the validation set the "
                 f"Bayes bound is {self.bayes_accuracy:.3f}, left to right {self.causal_bayes_accuracy:.3f}, "
                 f"the majority label {self.majority_share:.3f}")
 
@@ -203,7 +203,7 @@ class DNATask(Task):
                 score = "" if label == "truth" else f"  {np.mean(row == truth[span]):.0%}"
                 lines.append(f"  {label:<8} {text}{score}{f'  ({note})' if note else ''}")
             blocks.append("\n".join(lines))
-        return (f"{LABELS[1]} inside ({', '.join(self.cfg.hmm.inside)}), {LABELS[0]} outside; each line's accuracy "
+        return (f"{LABELS[1]} inside ({', '.join(_names(self.cfg.hmm.inside))}), {LABELS[0]} outside; each line's accuracy "
                 "over the stretch\n\n" + "\n\n".join(blocks) + "\n")
 
 
@@ -214,7 +214,7 @@ for _i, _b in enumerate(BASES):
 
 def encode(text: str, index: int = 0) -> np.ndarray:
     """Base ids of ``text`` (A C G T, either case), or a DataError naming the first other character."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    codes = np.array([ord(ch) for ch in text], dtype=np.int64)  # any str, lone surrogates too
     ids = np.where(codes < 128, _CODE[np.minimum(codes, 127)], -1)
     bad = np.flatnonzero(ids < 0)
     if bad.size:

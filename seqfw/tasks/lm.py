@@ -22,7 +22,7 @@ from ..engine.recurrence import length_mask
 from .base import Task, require
 from .data import DataError, pad_batch
 from .sampling import MAX_SAMPLE_LEN, MAX_SAMPLES, RULES, Controls, SamplingError, controls_problem, sample_ids
-from .vocab import EOS, Vocab
+from .vocab import EOS, PAD, UNK, Vocab
 
 EVAL_CHUNK = 256  # validation sequences scored at once (a language model's head is as wide as its vocabulary)
 
@@ -131,6 +131,10 @@ class LanguageModelTask(Task):
         if not isinstance(prime, str):
             raise SamplingError(f"{name} must be a string (the text to continue), got {prime!r}")
         tokens = self.prime_tokens(prime) if prime else []
+        special = [t for t in tokens if t in (PAD, UNK, EOS, *getattr(self, "class_tokens", ()))]
+        if special:  # never drawn, so never written either: a prefix holding one would print it
+            raise SamplingError(f"{name} {prime!r}: {special[0]} is a special token, not text; a prefix is text "
+                                "to continue")
         unknown = list(dict.fromkeys(t for t in tokens if t not in self.vocab.stoi))
         if unknown:
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""

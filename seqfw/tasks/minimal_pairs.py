@@ -17,7 +17,6 @@ and ``val/loss_per_sequence`` on held-out sentences.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -52,15 +51,22 @@ class MinimalPairsConfig:
 
 
 def length_bins(distances: list[int], width: int, least: int) -> list[tuple[int, int]]:
-    """(low, high) distractor-word bins: ``0`` alone, then ``width`` words each (1-5, 6-10, ...); the longest
-    bins, while they hold fewer than ``least`` pairs, are merged into one open-ended bin (high = -1)."""
-    highest = max(distances)
-    bins = [(0, 0)] + [(low, min(low + width - 1, 99)) for low in range(1, min(highest, 99) + 1, width)]
-    count = lambda low, high: sum(low <= d and (high < 0 or d <= high) for d in distances)  # noqa: E731
-    if highest > 99:
-        bins[-1] = (bins[-1][0], -1)
-    while len(bins) > 2 and count(bins[-1][0], -1) < least:
-        bins[-2:] = [(bins[-2][0], -1)]
+    """(low, high) distractor-word bins of the agreement pairs' ``distances``: ``0`` alone (if any pair has
+    none), then bins of ``width`` words (1-5, 6-10, ...), each widened over the next until it holds at
+    least ``least`` pairs; what is left at the end joins the last bin, open-ended (high = -1). So every
+    bin holds pairs and every distance falls in one."""
+    counts = np.bincount(np.asarray(distances, dtype=np.int64), minlength=1)
+    bins = [(0, 0)] if counts[0] else []
+    low, held = 1, 0
+    for start in range(1, len(counts), width):
+        held += int(counts[start : start + width].sum())
+        if held >= least:
+            bins.append((low, start + width - 1))
+            low, held = start + width, 0
+    if held or not bins:  # a sparse tail: into the last bin, open-ended
+        if bins and bins[-1][1] > 0:
+            low = bins.pop()[0]
+        bins.append((low, -1))
     return bins
 
 
@@ -87,8 +93,6 @@ class MinimalPairsTask(LanguageModelTask):
                          "embed_dim", "num_samples", "sample_len")
         require(0 <= cfg.max_phrases <= 20, "max_phrases", cfg.max_phrases, "must be between 0 and 20")
         require_fraction(cfg, "homophone_share")
-        require(math.isfinite(cfg.temperature) and cfg.temperature >= 0, "temperature", cfg.temperature,
-                "must be a finite number >= 0 (0: greedy)")
         require_seed(cfg)
         require_sampling(cfg)
         # ~60 B a word as lists of str and int, a sentence of at most 8 + the distractor's words; doubled
@@ -97,11 +101,11 @@ class MinimalPairsTask(LanguageModelTask):
         train_rng, val_rng, pair_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(cfg.data_seed).spawn(3))
         train = corpus(train_rng, cfg.num_train, cfg.max_phrases, cfg.homophone_share)
         val = corpus(val_rng, cfg.num_val, cfg.max_phrases, cfg.homophone_share)
-        per_count = cfg.pairs_per_length * (cfg.max_phrases + 1)
-        self.pairs = agreement_pairs(pair_rng, per_count, cfg.max_phrases) + homophone_pairs(pair_rng, cfg.homophone_pairs)
+        self.pairs = (agreement_pairs(pair_rng, cfg.pairs_per_length, cfg.max_phrases)
+                      + homophone_pairs(pair_rng, cfg.homophone_pairs))
         self.known = {" ".join(s) for s in train}
         self._load(train, val, Vocab.build(train))
-        # a bin of fewer pairs than a fifth of a phrase count's would be noise: merged into the one below
+        # a bin of fewer pairs than a fifth of a phrase count's would be noise: widened until it has that many
         self._bins = length_bins([p.distance for p in self.pairs if p.kind == "agreement"], cfg.bin_words,
                                  max(1, cfg.pairs_per_length // 5))
         self._pair_ids = [(self._encode(p.good), self._encode(p.bad)) for p in self.pairs]
@@ -116,7 +120,10 @@ class MinimalPairsTask(LanguageModelTask):
         """The distractor-length bins of the agreement pairs, shortest first."""
         return [bin_name(low, high) for low, high in self._bins]
 
-    def bin_of(self, pair: Pair) -> str:
+    def bin_of(self, pair: Pair) -> str | None:
+        """The name of the distractor-length bin of an agreement pair (None for a homophone pair)."""
+        if pair.kind != "agreement":
+            return None
         low, high = next((lo, hi) for lo, hi in self._bins if lo <= pair.distance and (hi < 0 or pair.distance <= hi))
         return bin_name(low, high)
 

@@ -17,7 +17,8 @@ Two kinds of sentence, each a list of lower-case words ending in ``.``:
   word for its twin. Some contexts come before the word ("an apple and a pear"), some only
   after it ("a pair of shoes"): a left-to-right model judges those by what follows.
 
-The vocabulary is closed (about 110 words), so a judgement is never about an unknown word.
+The vocabulary is closed (123 words, and ``<pad>``, ``<unk>``, ``<eos>``), so a judgement is never
+about an unknown word.
 """
 from __future__ import annotations
 
@@ -80,11 +81,14 @@ def distractor_phrase(rng: np.random.Generator) -> list[str]:
     return ["that", *noun, PAST_VERBS[rng.integers(len(PAST_VERBS))]]
 
 
-def agreement_sentence(rng: np.random.Generator, max_phrases: int) -> tuple[list[str], int, int, int]:
-    """(words, index of the verb, the subject's number, distractor words)."""
+def agreement_sentence(rng: np.random.Generator, max_phrases: int,
+                       phrases: int | None = None) -> tuple[list[str], int, int, int]:
+    """(words, index of the verb, the subject's number, distractor words): a distractor of ``phrases``
+    phrases, or of 0..``max_phrases`` drawn uniformly."""
     number = int(rng.integers(2))
     subject = SUBJECTS[rng.integers(len(SUBJECTS))][number]
-    distractor = [w for _ in range(int(rng.integers(max_phrases + 1))) for w in distractor_phrase(rng)]
+    count = int(rng.integers(max_phrases + 1)) if phrases is None else phrases
+    distractor = [w for _ in range(count) for w in distractor_phrase(rng)]
     verb = VERBS[rng.integers(len(VERBS))]
     predicate = PREDICATES["has" if verb[0] == "has" else "is"]
     words = ["the", subject, *distractor, verb[number], *predicate[rng.integers(len(predicate))], "."]
@@ -107,10 +111,11 @@ def corpus(rng: np.random.Generator, count: int, max_phrases: int, homophone_sha
             for _ in range(count)]
 
 
-def agreement_pairs(rng: np.random.Generator, count: int, max_phrases: int) -> list[Pair]:
+def agreement_pairs(rng: np.random.Generator, per_count: int, max_phrases: int) -> list[Pair]:
+    """``per_count`` pairs for each number of distractor phrases, 0 to ``max_phrases``."""
     pairs = []
-    for _ in range(count):
-        words, at, number, distance = agreement_sentence(rng, max_phrases)
+    for phrases in [k for k in range(max_phrases + 1) for _ in range(per_count)]:
+        words, at, number, distance = agreement_sentence(rng, max_phrases, phrases)
         verb = next(v for v in VERBS if words[at] in v)
         bad = words[:at] + [verb[1 - number]] + words[at + 1:]
         pairs.append(Pair(words, bad, "agreement", distance))

@@ -17,7 +17,8 @@ Each step's distribution is made from the logits z<t> in this order (``Controls`
     3. top-k:        K = the k tokens of A with the largest s_i;  s_i = -inf for i not in K
     4. top-p:        rank the kept tokens by p_i = softmax(s)_i, p_(1) >= p_(2) >= ...;
                      N = the smallest prefix {(1), ..., (m)} with p_(1) + ... + p_(m) >= P
-                     (always at least the most likely token); p_i = 0 for i not in N
+                     (always at least the most likely token; of tokens tied at the cut, the
+                     lower ids are kept); p_i = 0 for i not in N
     5. renormalise:  ŷ_i = p_i / Σ_j p_j
     6. draw:         y<t> ~ ŷ
 
@@ -176,6 +177,8 @@ def next_tokens(logits, banned: list[int], controls: Controls | float, rng: np.r
         ranked = np.take_along_axis(p, order, axis=1)
         above = np.cumsum(ranked, axis=1)
         before = np.concatenate([np.zeros_like(above[:, :1]), above[:, :-1]], axis=1)  # P of the tokens ranked above
-        np.put_along_axis(p, order, np.where(before < controls.top_p, ranked, 0.0), axis=1)
+        # a token is kept while the ones above it hold less than P; the 1e-12 absorbs rounding in the
+        # sum (0.7 + 0.2 = 0.8999999999999999 must count as reaching P = 0.9)
+        np.put_along_axis(p, order, np.where(before < controls.top_p - 1e-12, ranked, 0.0), axis=1)
         p /= p.sum(axis=1, keepdims=True)  # the most likely token is always kept (nothing is above it)
     return np.array([rng.choice(p.shape[1], p=row) for row in p])  # banned ids have p = 0

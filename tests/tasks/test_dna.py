@@ -181,6 +181,8 @@ def test_predict_texts_labels_each_base_and_refuses_anything_else(tiny):
     assert [len(s) for s in out] == [8, 4, 0] and set("".join(out)) <= {".", "I"}
     with pytest.raises(DataError, match=r"only the bases A, C, G, T .* text 1 has 'N' at position 3"):
         task.predict_texts(model, params, np, ["ACGT", "ACNGT"], None)
+    with pytest.raises(DataError, match=r"text 0 has '\\ud800' at position 2"):  # not a UnicodeEncodeError
+        task.predict_texts(model, params, np, ["A\ud800"], None)
 
 
 BAD = [
@@ -244,7 +246,7 @@ def test_an_hmm_written_with_whole_numbers_and_a_bare_inside_name_is_accepted():
     task = make_task("dna", num_train=2, num_val=2, length=30,
                      hmm={"states": ["a", "b"], "inside": "b", "start": [1, 0], "transition": [[0, 1], [1, 0]],
                           "emission": [[1, 0, 0, 0], [0, 0, 0, 1]]})
-    assert task.hmm.transition.dtype == np.float64
+    assert task.hmm.transition.dtype == np.float64 and "(inside: b)" in task.describe()
     x, y = task._val[0]
     assert list(x[:4]) == [0, 3, 0, 3] and list(y[:4]) == [0, 1, 0, 1]  # A T A T, outside inside ...: exactly the model
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import seqfw
-from seqfw.plugins.registry import make_task
+from seqfw.plugins.registry import make_task, recurrent
 from seqfw.tasks.minimal_pairs import bin_name, length_bins
 from seqfw.tasks.pairs_corpus import ATTRACTORS, SUBJECTS, VERBS
 
@@ -59,6 +59,8 @@ def test_distractor_length_bins_cover_every_pair_and_merge_a_sparse_tail():
     assert length_bins([0, 3, 7, 12], 5, 1) == [(0, 0), (1, 5), (6, 10), (11, 15)]
     assert length_bins([0] * 5 + [3] * 5 + [7] * 5 + [26], 5, 3) == [(0, 0), (1, 5), (6, -1)]
     assert length_bins([0, 0], 5, 1) == [(0, 0)]
+    assert length_bins([3, 4, 5, 7, 8, 9, 12], 2, 1) == [(1, 4), (5, 6), (7, 8), (9, 10), (11, 12)]  # 1-2 empty
+    assert length_bins([3] * 5 + [8], 2, 3) == [(1, -1)]  # no bin 0 without pairs at 0; a sparse rest joins
     assert [bin_name(*b) for b in [(0, 0), (1, 5), (6, 10), (21, -1)]] == ["0", "01-05", "06-10", "21_or_more"]
     assert sorted(["06-10", "11-15", "01-05"]) == ["01-05", "06-10", "11-15"]  # as MLflow and summaries sort
 
@@ -70,6 +72,19 @@ def test_every_reported_bin_holds_pairs_and_the_metric_names_are_declared(task):
     assert bins[0] == "0" and len(bins) >= 4
     counts = {b: sum(task.bin_of(p) == b for p in task.pairs if p.kind == "agreement") for b in bins}
     assert min(counts.values()) >= SMALL["pairs_per_length"] // 5
+
+
+@pytest.mark.parametrize("settings", [{"max_phrases": 0}, {"bin_words": 1}, {"bin_words": 2},
+                                      {"pairs_per_length": 1, "max_phrases": 3}, {"max_phrases": 20, "pairs_per_length": 3}])
+def test_every_setting_gives_bins_that_hold_pairs_and_evaluates(settings):
+    task = make_task("minimal_pairs", **{**SMALL, "num_train": 200, "homophone_pairs": 5, **settings})
+    counts = [sum(task.bin_of(p) == b for p in task.pairs) for b in task.bins()]
+    assert min(counts) >= 1 and sum(counts) == sum(p.kind == "agreement" for p in task.pairs)
+    model = task.build_model(recurrent("rnn", task.input_size, 4), "many_to_many")
+    params = model.init_params(np.random.default_rng(0), np, np.float64)
+    metrics = task.evaluate(model, params, np)
+    assert set(metrics) == set(task.reported_metrics()) and all(np.isfinite(v) for v in metrics.values())
+    task.samples(model, params, np)
 
 
 @pytest.fixture(scope="module")

@@ -95,3 +95,12 @@ def test_top_k_and_top_p_keep_exactly_their_tokens_with_the_renormalised_odds():
 def test_controls_that_cannot_work_are_refused_when_made(controls, match):
     with pytest.raises(ValueError, match=match):
         Controls(**controls)
+
+
+def test_top_p_counts_a_sum_that_rounds_below_p_as_reaching_it():
+    """0.7 + 0.2 is 0.8999999999999999 in floating point: the nucleus of P = 0.9 is still {0.7, 0.2}."""
+    from seqfw.tasks.sampling import Controls, next_tokens
+
+    rng = np.random.default_rng(0)
+    drawn = {int(next_tokens(np.log([[0.7, 0.2, 0.1]]), [], Controls(1.0, top_p=0.9), rng)[0]) for _ in range(400)}
+    assert drawn == {0, 1}

@@ -296,3 +296,45 @@ def test_the_command_line_continues_a_prefix_with_top_k(trained):
     assert lines == trained.sample(5, top_k=3, prime="Ma", seed=1)  # the same draws as from Python
     bad = sample_cli(trained.checkpoint, "--prime", "Mär")
     assert refused(bad) == "error: --prime 'Mär': 'ä' is not in the model's vocabulary (55 symbols)"
+
+
+# -- what an adversarial review found -------------------------------------------------------------------------
+
+def test_the_request_s_types_are_checked_numpy_numbers_being_numbers(trained):
+    assert trained.sample(3, temperature=np.float32(0.0)) == trained.sample(3, greedy=True)
+    assert trained.sample(3, temperature=np.float64(0.7), seed=2) == trained.sample(3, temperature=0.7, seed=2)
+    assert trained.sample(2, greedy=np.bool_(True)) == trained.sample(2, greedy=True)
+    for wrong in ("no", 1, None):
+        with pytest.raises(seqfw.SeqfwError) as err:
+            trained.sample(2, greedy=wrong)
+        assert str(err.value) == f"greedy must be True or False, got {wrong!r}"
+
+
+def test_a_prefix_holding_a_special_token_is_refused():
+    task = make_task("minimal_pairs", num_train=200, num_val=10, pairs_per_length=2, homophone_pairs=2)
+    for prime in ("the <unk> keys", "the keys <eos>", "<pad>"):
+        token = next(t for t in prime.split() if t.startswith("<"))
+        with pytest.raises(seqfw.SeqfwError) as err:
+            task.prime_ids(prime, "--prime")
+        assert str(err.value) == f"--prime {prime!r}: {token} is a special token, not text; a prefix is text to continue"
+    assert task.prime_ids("the keys", "--prime") == task.vocab.encode(["the", "keys"])
+
+
+class OldSampler:
+    """A plugin's language-model task written before the controls: sample(n, rng, temperature) only."""
+
+    name = "old_lm"
+
+    def sample(self, model, params, xp, n, rng, temperature=None):
+        return ["x"] * n
+
+
+def test_a_sampler_without_the_new_arguments_is_refused_in_one_line_not_a_type_error():
+    from seqfw.runner.trained import draw, sampling_problem
+
+    names = {"top_k": "--top-k", "top_p": "--top-p", "prime": "--prime"}
+    assert sampling_problem(2, 0, None, names, top_k=3, prime="Ma", task=OldSampler()) == (
+        "task=old_lm's sampler has no --top-k, --prime (its sample() takes no such argument: a plugin written "
+        "before these controls); leave them out")
+    assert sampling_problem(2, 0, 0.5, names, task=OldSampler()) is None  # what it does take still works
+    assert draw(OldSampler(), None, None, np, 2, 0, 0.5) == ["x", "x"]
