@@ -62,6 +62,11 @@ def guarded(fn, *args, keep_going: bool = False):
             raise
         print(f"error: {err}", file=sys.stderr)
         code = 2
+    except BrokenPipeError:
+        # what reads our output stopped (``python -m seqfw.sample ... | head``): nothing is wrong, and what is
+        # still buffered must not fail again at exit (Python's documented idiom: stdout to devnull, status 1)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     except Exception as err:
         if _full_error():
             raise

@@ -338,3 +338,13 @@ def test_a_sampler_without_the_new_arguments_is_refused_in_one_line_not_a_type_e
         "before these controls); leave them out")
     assert sampling_problem(2, 0, 0.5, names, task=OldSampler()) is None  # what it does take still works
     assert draw(OldSampler(), None, None, np, 2, 0, 0.5) == ["x", "x"]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(trained):
+    """``python -m seqfw.sample ... | head -1``: the reader leaves before the samples are printed. That is no
+    bug to report: no traceback, no "internal error", nothing on stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "seqfw.sample", str(trained.checkpoint), "-n", "50"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # before the checkpoint is even read: every print meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and err == "", err
