@@ -190,15 +190,12 @@ class DNATask(Task):
             edges = np.flatnonzero(np.diff(truth)) + 1  # show a region boundary where there is one
             at = 0 if not edges.size else int(np.clip(edges[0] - width // 2, 0, self.cfg.length - width))
             span = slice(at, at + width)
-            rows = [("bases", "".join(BASES[b] for b in self.val_bases[i, span]), None),
-                    ("truth", truth[span], None), ("network", pred[i, span], None),
+            rows = [("truth", truth[span], None), ("network", pred[i, span], None),
                     ("Bayes", self.bayes_pred[i, span], "all bases read"),
                     ("causal", self.causal_pred[i, span], "left to right")]
-            lines = [f"sequence {i}, bases {at + 1}-{at + width}:"]
+            lines = [f"sequence {i}, bases {at + 1}-{at + width}:",
+                     f"  {'bases':<8} {''.join(BASES[b] for b in self.val_bases[i, span])}"]
             for label, row, note in rows:
-                if label == "bases":
-                    lines.append(f"  {label:<8} {row}")
-                    continue
                 text = "".join(LABELS[v] for v in row)
                 score = "" if label == "truth" else f"  {np.mean(row == truth[span]):.0%}"
                 lines.append(f"  {label:<8} {text}{score}{f'  ({note})' if note else ''}")

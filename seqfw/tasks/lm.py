@@ -150,15 +150,27 @@ class LanguageModelTask(Task):
         space = " " if self.unit == "words" and prime and tokens and not prime[-1].isspace() else ""
         return prime + space + self.detokenize(tokens)
 
+    def token_logps(self, model, params, xp, encoded: list[tuple[list[int], list[int]]]) -> list[np.ndarray]:
+        """log P(y<t> | y<1> … y<t-1>) of every token of each encoded ``(inputs, targets)`` sentence, its
+        ``<eos>`` included, in float64 nats; the sentences are run ``EVAL_CHUNK`` at a time, padded."""
+        out = []
+        for start in range(0, len(encoded), EVAL_CHUNK):
+            b = pad_batch([x for x, _ in encoded[start : start + EVAL_CHUNK]],
+                          [y for _, y in encoded[start : start + EVAL_CHUNK]])
+            logits, _ = model.logits(params, xp.asarray(b.inputs), xp.asarray(b.lengths))
+            logp = log_softmax_rows(to_host(logits))  # (T, B, V)
+            picked = np.take_along_axis(logp, b.targets[:, :, None], axis=2)[:, :, 0]
+            out += [picked[:n, j] for j, n in enumerate(b.lengths)]
+        return out
+
     def score(self, model, params, xp, text: str) -> tuple[float, list[tuple[str, float]]]:
         """log P(text) in nats and each token's log-probability (``<unk>`` for unknown words, then ``<eos>``)."""
         tokens = self.tokenize(text)
         if not tokens:
             raise DataError("nothing to score: the sentence has no tokens")
         x, y = self._encode(tokens)
-        logits, _ = model.logits(params, xp.asarray(np.array(x)[:, None]), None)
-        logp = log_softmax_rows(to_host(logits[:, 0]))
-        per = [(self.vocab.itos[t], float(logp[i, t])) for i, t in enumerate(y)]
+        (logp,) = self.token_logps(model, params, xp, [(x, y)])
+        per = [(self.vocab.itos[t], float(v)) for t, v in zip(y, logp)]
         return sum(v for _, v in per), per
 
     def predict_texts(self, model, params, xp, texts, rng) -> list[str]:

@@ -22,11 +22,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..engine.backend import to_host
-from ..engine.functional import log_softmax
 from .base import TaskInfo, require, require_fits, require_fraction, require_positive, require_seed
-from .data import pad_batch
-from .lm import EVAL_CHUNK, LanguageModelTask, require_sampling
+from .lm import LanguageModelTask, require_sampling
 from .pairs_corpus import Pair, agreement_pairs, corpus, homophone_pairs, longest_distractor
 from .vocab import Vocab
 
@@ -142,23 +139,11 @@ class MinimalPairsTask(LanguageModelTask):
                 f"vocabulary {len(self.vocab)}; {sum(counts.values())} agreement pairs by distractor words ({spread}), "
                 f"{self.cfg.homophone_pairs} homophone pairs")
 
-    def sentence_logps(self, model, params, xp, encoded: list[tuple[list[int], list[int]]]) -> np.ndarray:
-        """log P of each encoded sentence (its ``<eos>`` included), in nats."""
-        out = []
-        for start in range(0, len(encoded), EVAL_CHUNK):
-            chunk = encoded[start : start + EVAL_CHUNK]
-            b = pad_batch([x for x, _ in chunk], [y for _, y in chunk])
-            logits, _ = model.logits(params, xp.asarray(b.inputs), xp.asarray(b.lengths))
-            logp = to_host(log_softmax(logits)).astype(np.float64)  # (T, B, V)
-            picked = np.take_along_axis(logp, b.targets[:, :, None], axis=2)[:, :, 0]
-            real = np.arange(len(b.inputs))[:, None] < b.lengths[None, :]
-            out.append((picked * real).sum(axis=0))
-        return np.concatenate(out)
-
     def pair_logps(self, model, params, xp) -> tuple[np.ndarray, np.ndarray]:
         """log P(correct) and log P(wrong) of every pair; the model judges a pair right where the first is larger."""
-        good = self.sentence_logps(model, params, xp, [g for g, _ in self._pair_ids])
-        return good, self.sentence_logps(model, params, xp, [b for _, b in self._pair_ids])
+        good = self.token_logps(model, params, xp, [g for g, _ in self._pair_ids])
+        bad = self.token_logps(model, params, xp, [b for _, b in self._pair_ids])
+        return np.array([t.sum() for t in good]), np.array([t.sum() for t in bad])
 
     def judge_metrics(self, good: np.ndarray, bad: np.ndarray) -> dict[str, float]:
         right = good > bad
