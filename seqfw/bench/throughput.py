@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from ..engine.backend import BackendError
+from ..engine import compiled
+from ..engine.backend import BackendError, keep_freed_memory
 from ..engine.models import Batch, ManyToMany
 from ..engine.optim import SGD
 from ..plugins.registry import recurrent
@@ -135,6 +136,8 @@ def _devices(backend: str, torch):
         if torch is not None:
             torch.set_num_threads(threads)
         print(blas_info())
+        kept = keep_freed_memory()  # as the trainer does: a step's large temporaries reuse freed pages
+        print(f"elementwise math: {compiled.path_name()}; freed memory kept for reuse: {'yes' if kept else 'no'}")
         peak = max(gemm_peak() for _ in range(3))
         print(f"threads {threads}; sgemm peak (2048^3, best of 3x10) {peak:.0f} GFLOP/s; "
               f"torch {'%s' % torch.__version__ if torch else 'not installed: seqfw alone'}")
@@ -171,13 +174,17 @@ def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[
         B, T, H, V = (int(v) for v in shape.split(","))
         for cell in cells:
             t_ours, t_ref = _pairs(cell, (B, T, H, V), xp, device, torch, pairs, warmup)
-            row = {"cell": cell, "shape": (B, T, H, V), "backend": backend, "ours": [B * T / t for t in t_ours],
+            row = {"cell": cell, "shape": (B, T, H, V), "backend": backend,
+                   "path": compiled.path_name() if xp is np else "CuPy", "ours": [B * T / t for t in t_ours],
                    "torch": [B * T / t for t in t_ref], "gflops": step_flops(cell, B, T, H, V) / statistics.median(t_ours) / 1e9,
                    "peak": peak}
             results.append(row)
             print(_format(row), flush=True)
     if peak:
         print(f"sgemm peak measured again after the table: {gemm_peak():.0f} GFLOP/s (the fractions use {peak:.0f})")
+    if xp is np and compiled.compile_seconds:
+        print(f"compiling or loading the kernels took {compiled.compile_seconds:.1f} s in this process (the first "
+              f"run on a machine compiles; later runs load them from Numba's cache)")
     return results
 
 

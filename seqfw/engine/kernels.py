@@ -9,11 +9,19 @@ handed the array module's ``tanh``::
     k = LSTM_MATH.on(xp)            # once per array module, cached
     i, f, g, o, c, tc, h = k.forward(ai, af, ag, ao, c_prev)
 
-On NumPy the functions run as written. On CuPy every elementwise operation would be a
-kernel launch reading and writing the whole block, so each function is traced by
-``cupy.fuse`` into one kernel (compiled once per process and dtype); ``SEQFW_NO_FUSED=1``
-runs them unfused there, to measure or rule a kernel out. The math is the same code
-either way, so the NumPy tests check what the GPU runs.
+Three executors run the same functions:
+
+- NumPy runs them as written, one ufunc pass per operation: the reference, and the default
+  without Numba.
+- With Numba installed (``pip install 'seqfw[fast]'``), ``seqfw.engine.compiled`` compiles each
+  one into a single loop over the block's entries, rows split over the cores;
+  ``SEQFW_NO_COMPILED=1`` runs the NumPy reference instead.
+- On CuPy every elementwise operation would be a kernel launch reading and writing the whole
+  block, so each function is traced by ``cupy.fuse`` into one kernel (compiled once per process
+  and dtype); ``SEQFW_NO_FUSED=1`` runs them unfused there, to measure or rule a kernel out.
+
+The math is the same code every way, so the tests on one executor check what the others run
+(and the engine's tests run on both CPU executors).
 
 σ(x) is written ½·tanh(½x) + ½: exact, overflow-free and one transcendental per entry.
 """
@@ -24,6 +32,8 @@ from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
+
+from . import compiled
 
 
 def sigmoid_of(tanh: Callable) -> Callable:
@@ -43,14 +53,19 @@ class Kernels:
 
     def on(self, xp) -> SimpleNamespace:
         """The functions for arrays of module ``xp`` (numpy or cupy), built on first use."""
-        key = (xp.__name__, xp is not np and os.environ.get("SEQFW_NO_FUSED") == "1")
+        if xp is np:
+            key = ("numpy", compiled.available())
+        else:
+            key = (xp.__name__, os.environ.get("SEQFW_NO_FUSED") == "1")
         found = self._by_module.get(key)
         if found is None:
-            found = self._by_module[key] = SimpleNamespace(**self._make(xp, fuse=xp is not np and not key[1]))
+            found = self._by_module[key] = SimpleNamespace(**self._make(xp, key[1]))
         return found
 
-    def _make(self, xp, fuse: bool) -> dict:
+    def _make(self, xp, flag: bool) -> dict:
+        if xp is np:
+            return compiled.executor(self.name, self.build) if flag else self.build(np.tanh)
         functions = self.build(xp.tanh)
-        if not fuse:
+        if flag:  # SEQFW_NO_FUSED=1
             return functions
         return {name: xp.fuse(kernel_name=f"seqfw_{self.name}_{name}")(f) for name, f in functions.items()}

@@ -30,7 +30,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from .._version import __version__
-from ..engine.backend import to_host
+from ..engine import compiled
+from ..engine.backend import keep_freed_memory, to_host
 from . import provenance
 from .build import Setup, build, describe
 from .checkpoint import save_checkpoint
@@ -208,11 +209,15 @@ def fit(cfg, ctx: RunContext | None = None) -> RunResult:
     try:
         phase("setup")
         setup = build(cfg)
+        if setup.backend.name == "numpy":
+            keep_freed_memory()  # a step's large temporaries reuse the last step's pages
         rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
         claim_directories(ctx, setup.train.resume)
         start = resume_into(setup, cfg, rng) if setup.train.resume else Start()
         tags = {**ctx.tags, "cell": cfg.cell.name, "topology": cfg.topology.name, "task": setup.task.name,
                 "backend": setup.backend.name, "seqfw_version": __version__, **provenance.tags(provenance.sources(cfg))}
+        if setup.backend.name == "numpy":  # which executor ran the elementwise math (docs/benchmarks.md)
+            tags["seqfw.cpu_path"] = compiled.path_name()
         if ctx.output_dir:
             tags["seqfw.output_dir"] = str(Path(ctx.output_dir).resolve())
         with SIGNALS.protected():  # the run is created whole, or not at all

@@ -1,5 +1,7 @@
 """The benchmark command as a user runs it (tiny shapes: this checks that it works and reports
 what it should, not how fast anything is)."""
+import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -18,11 +20,21 @@ def test_the_table_reports_throughput_ratio_and_gemm_fraction():
     out = bench("--shapes", "8,20,32,65", "--pairs", "1", "--warmup", "1", "--cells", "rnn,lstm")
     assert out.returncode == 0, out.stderr
     assert re.search(r"BLAS: \w+", out.stdout) and re.search(r"sgemm peak \(2048\^3, best of 3x10\) \d+ GFLOP/s", out.stdout)
+    # which executor ran the elementwise math: compiled where Numba imports (the test extra has it)
+    expected = r"compiled \(Numba [\d.]+\)" if importlib.util.find_spec("numba") else r"NumPy \(no compiled path"
+    assert re.search(rf"^elementwise math: {expected}; freed memory kept for reuse: (yes|no)$", out.stdout, re.M), out.stdout
     rows = re.findall(r"^(rnn|lstm)\s+8,20,32,65\s+(\d+) \(\d+-\d+\)\s+(\S+).*?\s+(\S+)\s+([\d.]+)\s+(\d+)%$", out.stdout, re.M)
     assert [r[0] for r in rows] == ["rnn", "lstm"], out.stdout
     for _, ours, _, ratio, gflops, _ in rows:
         assert int(ours) > 0 and float(gflops) > 0
         assert ratio == "nan" or float(ratio) > 0  # nan only without torch
+
+
+def test_the_numpy_path_is_named_when_chosen():
+    out = subprocess.run([sys.executable, "-m", "seqfw.bench", "--shapes", "2,5,8,11", "--pairs", "1", "--warmup", "0",
+                          "--cells", "lstm"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SEQFW_NO_COMPILED": "1"})
+    assert out.returncode == 0 and "elementwise math: NumPy (SEQFW_NO_COMPILED=1)" in out.stdout, out.stdout + out.stderr
 
 
 def test_bad_arguments_are_one_line_errors():

@@ -1,5 +1,6 @@
 """The command line as a user runs it: `python -m seqfw ...` in a subprocess, in a fresh directory,
 with its MLflow runs read back through the MLflow client."""
+import importlib.util
 import json
 import os
 import re
@@ -39,6 +40,8 @@ def test_a_run_leaves_everything_worth_browsing_in_mlflow(tmp_path):
     t = run.data.tags
     assert (t["cell"], t["topology"], t["task"], t["backend"], t["optim"]) == ("lstm", "bidir", "ner", "numpy", "adam")
     assert t["seqfw_version"] and "topology=bidir" in t["overrides"]
+    # which executor ran the elementwise math: Numba is in the test extra, so the compiled one
+    assert t["seqfw.cpu_path"].startswith("compiled (Numba ") or importlib.util.find_spec("numba") is None
     assert not [k for k in t if k.startswith("choice.")]  # one tag per choice: `cell`, not also `choice.cell`
 
     history = lambda key: [m.step for m in client.get_metric_history(run_id, key)]  # noqa: E731

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..backend import xp_of
 from ..errors import SettingError, check_flag
 from ..kernels import Kernels, sigmoid_of
-from .base import Cell, HState, Outer, Param, uniform
+from .base import Cell, HState, Outer, Param, input_grad, uniform
 
 
 @dataclass
@@ -108,7 +108,7 @@ class GRUSimpleCell(Cell):
         xp = xp_of(dc)
         dgz, dgn, dc_prev = GRU_MATH.on(xp).update_backward(dc, dstate.h, z, n, c_prev)
         dg = xp.concatenate((dgz, dgn), axis=1)  # (B, 2H): δ = [δu, δc~]
-        dc_prev += dg @ params["W_h"].T
+        dc_prev += input_grad(dg, params["W_h"])
         return dg, HState(dc_prev), {"W_h": Outer(c_prev, dg)}
 
 
@@ -182,7 +182,7 @@ class GRUCell(Cell):
         drc = dgn @ W_h[:, 2 * H :].T  # (B, H): d(Γr * c<t-1>)
         dgr, dc_prev = k.cho_reset_backward(drc, r, c_prev, dc_direct)
         drz = xp.concatenate((dgr, dgz), axis=1)
-        dc_prev += drz @ W_h[:, : 2 * H].T
+        dc_prev += input_grad(drz, W_h[:, : 2 * H])
         dW_h = xp.concatenate((c_prev.T @ drz, rc.T @ dgn), axis=1)  # two products: no single Outer
         return xp.concatenate((drz, dgn), axis=1), HState(dc_prev), {"W_h": dW_h}
 
@@ -226,6 +226,6 @@ class GRUResetAfterCell(GRUCell):
         xp = xp_of(dc)
         dgr, dgz, dgn, dhn, dc_prev = GRU_MATH.on(xp).reset_after_backward(dc, dstate.h, r, z, n, hn, c_prev)
         dhw = xp.concatenate((dgr, dgz, dhn), axis=1)  # dL/d(c<t-1> W_h + [0, 0, b_hn])
-        dc_prev += dhw @ params["W_h"].T
+        dc_prev += input_grad(dhw, params["W_h"])
         return (xp.concatenate((dgr, dgz, dgn), axis=1), HState(dc_prev),
                 {"W_h": Outer(c_prev, dhw), "b_hn": dhn.sum(axis=0)})

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from ..backend import Array, xp_of
 from ..errors import SettingError, check_flag, check_number
 from ..kernels import Kernels, sigmoid_of
-from .base import Cell, Outer, Param, blocks, constant, uniform
+from .base import Cell, Outer, Param, blocks, constant, input_grad, uniform
 
 
 class LSTMState(NamedTuple):
@@ -136,7 +136,7 @@ class LSTMCell(Cell):
         xp = xp_of(dh)
         *dg, dc_prev = self._backward(xp, params, dh, dstate, gates, c_prev, tc)
         dG = xp.concatenate(dg, axis=1)  # (B, 4H): δ, packed for the GEMMs
-        return dG, LSTMState(dG @ params["W_h"].T, dc_prev), {"W_h": Outer(h_prev, dG), **self._extra(dg, c_prev, c)}
+        return dG, LSTMState(input_grad(dG, params["W_h"]), dc_prev), {"W_h": Outer(h_prev, dG), **self._extra(dg, c_prev, c)}
 
     # -- what the peephole variant changes ----------------------------------------------
     def _forward(self, xp, params, c_prev, ai, af, ag, ao):

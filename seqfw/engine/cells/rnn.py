@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..backend import xp_of
 from ..errors import check_choice
 from ..kernels import Kernels
-from .base import Cell, HState, Outer, Param, uniform
+from .base import Cell, HState, Outer, Param, input_grad, uniform
 
 
 @dataclass
@@ -92,4 +92,4 @@ class RNNCell(Cell):
     def backward(self, params, da, dstate, cache):
         a_prev, a = cache
         dz = getattr(RNN_MATH.on(xp_of(a)), self._dz)(da, dstate.h, a)  # (B, H)
-        return dz, HState(dz @ params["W_h"].T), {"W_h": Outer(a_prev, dz)}
+        return dz, HState(input_grad(dz, params["W_h"])), {"W_h": Outer(a_prev, dz)}

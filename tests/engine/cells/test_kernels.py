@@ -68,10 +68,14 @@ def test_a_non_boolean_variant_flag_is_refused(bad):
         LSTMCell(3, 4, peephole=bad)
 
 
-def test_numpy_runs_the_written_functions_and_builds_them_once():
+def test_numpy_runs_the_written_functions_and_builds_them_once(cpu_path):
     k = LSTM_MATH.on(np)
-    assert k is LSTM_MATH.on(np)  # cached per array module
+    assert k is LSTM_MATH.on(np)  # cached per array module and CPU path
     assert k.forward.__module__ == "seqfw.engine.cells.lstm"  # the plain function, not a traced kernel
+    if cpu_path == "numpy":
+        assert k.backward.__module__ == "seqfw.engine.cells.lstm"
+    else:  # the same function compiled (seqfw/engine/compiled.py); its Python body is its reference
+        assert type(k.backward).__name__ == "CompiledKernel" and k.backward.reference.__module__ == "seqfw.engine.cells.lstm"
     i, f, g, o, c, tc, h = k.forward(*(np.zeros((2, 3)),) * 4, np.ones((2, 3)))
     np.testing.assert_allclose(c, 0.5)  # σ(0) c_prev + σ(0) tanh(0)
     np.testing.assert_allclose(h, 0.5 * np.tanh(0.5))
