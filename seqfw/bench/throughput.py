@@ -4,6 +4,7 @@
     python -m seqfw.bench --cells lstm --shapes 32,64,128,65 --pairs 7
     python -m seqfw.bench --backend cupy       # on the GPU, against PyTorch's cuDNN RNNs
     python -m seqfw.bench --batch1 --scaling   # + batch 1 vs a min-char-rnn loop, + time/memory vs T
+    python -m seqfw.bench --compare-paths      # + seqfw on the NumPy path beside the compiled one (Numba)
 
 One step = embedding lookup + recurrent layer + dense head + cross-entropy
 (summed over time, mean over the batch) + backward + SGD update, float32, on
@@ -144,40 +145,62 @@ def _devices(backend: str, torch):
     return xp, device, torch, peak
 
 
-def _pairs(cell: str, shape: tuple, xp, device: str, torch, pairs: int, warmup: int) -> tuple[list, list]:
-    """Step times of seqfw and (if present) torch, alternating, after ``warmup`` steps of each."""
+def _pairs(cell: str, shape: tuple, xp, device: str, torch, pairs: int, warmup: int,
+           compare: bool = False) -> tuple[list, list, list]:
+    """Step times of seqfw, (if present) torch and, with ``compare``, seqfw on the NumPy path
+    (``SEQFW_NO_COMPILED=1``: the same model, the other executor), alternating, after ``warmup`` steps of each."""
     rng = np.random.default_rng(0)
     ours = _ours(cell, *shape, rng, xp)
     ref = _torch(cell, *shape, rng, device) if torch is not None else None
+
+    def reference_path():
+        before = os.environ.get(compiled.ENV_OFF)
+        os.environ[compiled.ENV_OFF] = "1"
+        compiled.refresh()  # this step runs the NumPy functions
+        try:
+            ours()
+        finally:
+            if before is None:
+                del os.environ[compiled.ENV_OFF]
+            else:
+                os.environ[compiled.ENV_OFF] = before
+            compiled.refresh()
+
     for _ in range(warmup):
         ours()
         if ref:
             ref()
-    t_ours, t_ref = [], []
-    for _ in range(pairs):
-        t_ours.append(_time(ours))
-        if ref:
-            t_ref.append(_time(ref))
-    return t_ours, t_ref
+        if compare:
+            reference_path()
+    times = {"ours": [], "ref": [], "numpy": []}
+    sides = [("ours", ours)] + ([("ref", ref)] if ref else []) + ([("numpy", reference_path)] if compare else [])
+    for n in range(pairs):
+        # with three sides, each takes each place in turn: a step runs slower right after torch's (its
+        # threads spin on), which a fixed order would charge to one side only
+        order = sides[n % len(sides):] + sides[:n % len(sides)] if compare else sides
+        for name, fn in order:
+            times[name].append(_time(fn))
+    return times["ours"], times["ref"], times["numpy"]
 
 
-def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy") -> list[dict]:
+def run(cells, shapes, pairs: int, warmup: int, backend: str = "numpy", compare: bool = False) -> list[dict]:
     try:
         import torch
     except ImportError:
         torch = None
     xp, device, torch, peak = _devices(backend, torch)
+    compare = compare and xp is np and compiled.available()
     print(f"{'cell':5} {'B,T,H,V':>15} {'seqfw tok/s':>22} {'torch tok/s':>22} {'ratio':>6} {'GFLOP/s':>8}"
-          + (f" {'of peak':>7}" if peak else ""))
+          + (f" {'of peak':>7}" if peak else "") + (f" {'NumPy path tok/s':>22} {'compiled/NumPy':>14}" if compare else ""))
     results = []
     for shape in shapes:
         B, T, H, V = (int(v) for v in shape.split(","))
         for cell in cells:
-            t_ours, t_ref = _pairs(cell, (B, T, H, V), xp, device, torch, pairs, warmup)
+            t_ours, t_ref, t_numpy = _pairs(cell, (B, T, H, V), xp, device, torch, pairs, warmup, compare)
             row = {"cell": cell, "shape": (B, T, H, V), "backend": backend,
                    "path": compiled.path_name() if xp is np else "CuPy", "ours": [B * T / t for t in t_ours],
                    "torch": [B * T / t for t in t_ref], "gflops": step_flops(cell, B, T, H, V) / statistics.median(t_ours) / 1e9,
-                   "peak": peak}
+                   "peak": peak, "numpy_path": [B * T / t for t in t_numpy]}
             results.append(row)
             print(_format(row), flush=True)
     if peak:
@@ -194,8 +217,12 @@ def _format(row) -> str:
 
     ratio = statistics.median(row["ours"]) / statistics.median(row["torch"]) if row["torch"] else float("nan")
     share = f" {row['gflops'] / row['peak']:7.0%}" if row.get("peak") else ""
+    paths = ""
+    if row.get("numpy_path"):
+        paths = (f" {cell(row['numpy_path']):>22} "
+                 f"{statistics.median(row['ours']) / statistics.median(row['numpy_path']):14.3f}")
     return (f"{row['cell']:5} {','.join(map(str, row['shape'])):>15} {cell(row['ours']):>22} {cell(row['torch']):>22} "
-            f"{ratio:6.2f} {row['gflops']:8.1f}{share}")
+            f"{ratio:6.2f} {row['gflops']:8.1f}{share}{paths}")
 
 
 def main(argv=None) -> int:
@@ -204,6 +231,9 @@ def main(argv=None) -> int:
     p.add_argument("--shapes", nargs="+", default=DEFAULT_SHAPES, help="B,T,H,V (embedding size = H)")
     p.add_argument("--pairs", type=int, default=5, help="timed seqfw/torch pairs (>= 5 for a median)")
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--compare-paths", action="store_true",
+                   help="also time seqfw on the NumPy path (SEQFW_NO_COMPILED=1) in the same alternation, beside the "
+                        "compiled one (needs Numba: pip install 'seqfw[fast]')")
     p.add_argument("--backend", choices=("numpy", "cupy"), default="numpy",
                    help="cupy: seqfw on the GPU against PyTorch's cuDNN RNNs on the same GPU")
     p.add_argument("--batch1", action="store_true",
@@ -219,7 +249,10 @@ def main(argv=None) -> int:
         p.error(f"unknown cell(s) {', '.join(unknown)}; choose from {', '.join(CELLS)}")
     try:
         if not args.only:
-            run(cells, args.shapes, args.pairs, args.warmup, args.backend)
+            if args.compare_paths and not compiled.available():
+                p.exit(2, f"error: --compare-paths compares the compiled path with NumPy's, and the compiled path is "
+                          f"off here: {compiled.path_name()}\n")
+            run(cells, args.shapes, args.pairs, args.warmup, args.backend, args.compare_paths)
     except BackendError as err:
         p.exit(2, f"error: {err}\n")
     from . import studies

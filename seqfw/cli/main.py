@@ -194,12 +194,14 @@ def preflight(argv: list[str]) -> None:
 
 
 def main() -> None:
+    from ..engine.backend import keep_freed_memory
     from ..runner.life import SIGNALS, Interrupted
     from . import plain_plugin_warnings
     from .launch import prepare, release_unused
 
     plain_plugin_warnings()
     SIGNALS.install()  # from the first moment: a stop while Hydra composes is reported, not a traceback
+    keep_freed_memory()  # a training process: each step's large temporaries reuse the last step's pages
     code = 0
     try:
         guarded(preflight, sys.argv[1:])  # a plugin's bug while its configs are stored is reported as one too

@@ -169,19 +169,23 @@ def keep_freed_memory() -> bool:
     each came back as new pages, zeroed by the kernel, one page fault per 4 kB: 4,400 faults a step
     for the LSTM at (64,100,512), 1,300 at word level (measured), and ~5-10% of the step time, unevenly.
     With the thresholds raised the freed blocks stay in the heap and the next step reuses them (5-10
-    faults a step). The cost: the process keeps its peak memory instead of shrinking between steps.
+    faults a step). The cost, for the rest of the process: it keeps its peak memory instead of
+    shrinking when arrays are freed. So the command line (``python -m seqfw``, a training process)
+    and the benchmark call it; ``seqfw.run`` and library code do not, and a notebook may.
 
-    Linux with glibc only (elsewhere, or with ``SEQFW_KEEP_MEMORY=0``, nothing changes); returns
-    whether the setting took. Called by the trainer and the benchmark, never on import.
+    Linux with glibc only; ``SEQFW_KEEP_MEMORY=0`` turns it off. glibc before 2.35 refuses a
+    threshold above 32 MB: then blocks up to 32 MB are kept. Returns whether the setting took.
     """
     if os.environ.get("SEQFW_KEEP_MEMORY") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from malloc.h
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 2**31 - 1)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from malloc.h
+    trimmed = bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+    mapped = bool(mallopt(M_MMAP_THRESHOLD, 2**31 - 1)) or bool(mallopt(M_MMAP_THRESHOLD, 32 * 2**20))
+    return trimmed and mapped
 
 
 def scatter_add(target: Array, indices: Array, values: Array) -> None:

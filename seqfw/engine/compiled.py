@@ -22,16 +22,19 @@ kernel compiles once per machine (~1-3 s), not once per process. The executor al
 embedding gradient's scatter-add (``np.add.at`` is ~30x slower at a 10,000-word vocabulary).
 What this buys in a whole training step, measured, is in ``docs/benchmarks.md``.
 
-Used automatically when Numba imports; ``SEQFW_NO_COMPILED=1`` runs the NumPy reference instead
-(to compare, or to rule the compiler out). Numba is imported on the first kernel call, never by
-``import seqfw`` (it takes ~0.5 s). Calls that do not fit the loop (not two-dimensional after
-broadcasting, not float32/float64, not NumPy arrays) run the NumPy function unchanged.
+Used automatically when Numba is installed; ``SEQFW_NO_COMPILED=1`` runs the NumPy reference
+instead (to compare, or to rule the compiler out). Numba is imported on the first compiled call,
+never by ``import seqfw`` (it takes ~0.5 s). Calls that do not fit the loop run the NumPy function
+unchanged: blocks under ``MIN_ENTRIES`` entries (batch 1), arrays that are not two-dimensional
+after broadcasting, inputs that are not native float32/float64/integer/boolean arrays, and
+functions whose NumPy result has another dtype or shape than the loop would write.
 """
 from __future__ import annotations
 
 import hashlib
 import importlib.util
 import os
+import re
 import threading
 import time
 import warnings
@@ -47,20 +50,37 @@ compile_seconds = 0.0  # time spent compiling in this process (reported by the b
 
 
 def available() -> bool:
-    """True when the compiled path runs: Numba imports and ``SEQFW_NO_COMPILED`` is not 1."""
-    return os.environ.get(ENV_OFF) != "1" and _nb() is not None
+    """True when the compiled path runs: Numba is installed, ``SEQFW_NO_COMPILED`` is not 1 and
+    ``NUMBA_DISABLE_JIT`` is not set (Numba would then run the loops as Python, ~100x slower than NumPy).
+
+    Decided once, at the first call (cells ask at every step, and reading the environment each time
+    cost a batch-1 step 9%); ``refresh()`` decides again. Does not import Numba: that happens when a
+    compiled function first runs."""
+    return refresh() if _enabled is None else _enabled
+
+
+def refresh() -> bool:
+    """Read ``SEQFW_NO_COMPILED`` and ``NUMBA_DISABLE_JIT`` again (after changing them in this process)."""
+    global _enabled
+    installed = importlib.util.find_spec("numba") is not None
+    _enabled = (installed and os.environ.get(ENV_OFF) != "1" and os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
+                and _import_error is None)
+    return _enabled
 
 
 def path_name() -> str:
     """Which CPU path runs the elementwise math, e.g. 'compiled (Numba 0.68.1)' or 'NumPy (...)'."""
     if os.environ.get(ENV_OFF) == "1":
         return f"NumPy ({ENV_OFF}=1)"
+    if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+        return "NumPy (NUMBA_DISABLE_JIT is set)"
     if _nb() is None:
         return f"NumPy (no compiled path: {_import_error})"
     return f"compiled (Numba {_nb().__version__})"
 
 
 _import_error = None
+_enabled = None  # available()'s answer, decided on first use
 
 
 def _nb():
@@ -68,7 +88,7 @@ def _nb():
 
     Numba installed but failing to import (a NumPy it does not support yet, say) is said once, in a
     warning naming the error, and the NumPy path runs."""
-    global _numba, _import_error
+    global _numba, _import_error, _enabled
     if _numba is None and _import_error is None:
         with _lock:
             if _numba is None and _import_error is None:
@@ -79,6 +99,7 @@ def _nb():
                     import numba
                 except Exception as err:  # noqa: BLE001 - any failure means: run the NumPy path
                     _import_error = f"Numba is installed but does not import ({type(err).__name__}: {err})"
+                    _enabled = False
                     warnings.warn(f"seqfw: {_import_error}; the elementwise math runs on NumPy instead "
                                   f"(set {ENV_OFF}=1 to silence this, or fix the Numba install).", stacklevel=2)
                     return None
@@ -87,7 +108,8 @@ def _nb():
 
 
 def _scalar(f: Callable, seen: dict) -> Callable:
-    """``f`` compiled for scalars, with every plain function it closes over compiled the same way."""
+    """``f`` compiled for scalars, with every plain function it closes over or calls by a module-level
+    name compiled the same way (σ, a helper)."""
     import types
 
     nb = _nb()
@@ -97,11 +119,25 @@ def _scalar(f: Callable, seen: dict) -> Callable:
     if f.__closure__:
         cells = tuple(types.CellType(_scalar(c.cell_contents, seen) if isinstance(c.cell_contents, types.FunctionType)
                                      else c.cell_contents) for c in f.__closure__)
-    g = types.FunctionType(f.__code__, f.__globals__, f.__name__, f.__defaults__, cells)
+    helpers = {name: f.__globals__[name] for name in _names(f.__code__)
+               if isinstance(f.__globals__.get(name), types.FunctionType)}
+    namespace = {**f.__globals__, **{name: _scalar(h, seen) for name, h in helpers.items()}} if helpers else f.__globals__
+    g = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, cells)
     g.__qualname__, g.__module__ = f.__qualname__, f.__module__
     # error_model="numpy": a division by zero gives inf/nan as in NumPy, and the loop can be vectorised
     seen[f] = nb.njit(error_model="numpy", inline="always")(g)
     return seen[f]
+
+
+def _names(code) -> set:
+    """The global names ``code`` (and the code nested in it) reads."""
+    import types
+
+    found = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= _names(const)
+    return found
 
 
 def _loop(core: Callable, kinds: tuple, n_out: int, label: str, fingerprint: str) -> Callable:
@@ -160,8 +196,12 @@ def _content_cache():
 
 
 def fingerprint(f: Callable) -> str:
-    """A digest of ``f``'s code and of the code and values it closes over (recursively)."""
+    """A digest of ``f``'s code and of everything its compiled form depends on: the code and values it
+    closes over, the module-level names it reads (a constant, a helper function) and its defaults,
+    recursively. Numba freezes all of these into the machine code, so all of them key the disk cache."""
     import types
+
+    seen: set = set()
 
     def code_parts(code) -> list:
         parts = [code.co_code.hex(), repr(code.co_names)]
@@ -171,17 +211,34 @@ def fingerprint(f: Callable) -> str:
 
     def parts(obj) -> list:
         obj = getattr(obj, "py_func", obj)  # a compiled function: its Python source function
+        if isinstance(obj, types.ModuleType):
+            return [f"module:{obj.__name__}"]
         if not isinstance(obj, types.FunctionType):
             return [f"{type(obj).__name__}:{getattr(obj, '__name__', None) or repr(obj)}"]
+        if id(obj) in seen:
+            return [f"seen:{obj.__qualname__}"]
+        seen.add(id(obj))
         out = code_parts(obj.__code__)
         for cell in obj.__closure__ or ():
             out += parts(cell.cell_contents)
+        for value in (*(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()):
+            out += parts(value)
+        for name in sorted(_names(obj.__code__)):
+            if name in obj.__globals__:
+                out += [f"global:{name}", *parts(obj.__globals__[name])]
         return out
 
     return hashlib.sha256("\0".join(parts(f) + [_nb().__version__]).encode()).hexdigest()
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# Below this many entries per block NumPy runs a kernel faster than the compiled call's own cost
+# (checks, layouts, Numba's dispatch): a batch-1 step (1 x 100 blocks) was 8-14% slower compiled,
+# a (32, 128) block's LSTM backward 2x faster (docs/benchmarks.md).
+MIN_ENTRIES = 2048
+# what a loop reads: native floats, integers and booleans (float16 and byte-swapped arrays: NumPy)
+_INPUTS = frozenset((*_FLOATS, *(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                                        np.uint16, np.uint32, np.uint64))))
 
 
 def _operand(a: np.ndarray, shape: tuple) -> tuple[np.ndarray, int]:
@@ -205,49 +262,86 @@ def _operand(a: np.ndarray, shape: tuple) -> tuple[np.ndarray, int]:
 
 
 class CompiledKernel:
-    """One kernel function, run by a compiled loop for float32/float64 (B, N) arrays, else by NumPy."""
+    """One kernel function, run by a compiled loop for float32/float64 (B, N) arrays, else by NumPy.
+
+    A loop is made per (input dtypes, layouts) and used only where it returns what NumPy would: every
+    output of the inputs' float dtype and of the full (B, N) shape (a mask output, or one that
+    depends on a vector alone, runs on NumPy). If Numba cannot compile it, that is said once and
+    those calls run on NumPy."""
 
     def __init__(self, family: str, name: str, build: Callable, reference: Callable):
         self.family, self.name, self.build, self.reference = family, name, build, reference
         self.n_in = reference.__code__.co_argcount
-        sample = reference(*(np.ones((1, 1)) for _ in range(self.n_in)))
-        self.n_out = len(sample) if isinstance(sample, tuple) else 1
-        self._loops: dict = {}
-        self.failed: str | None = None  # why Numba could not compile the body (it then runs on NumPy)
+        self._loops: dict = {}  # (dtypes, kinds) -> a _Timed loop, or None: NumPy runs those calls
+        self.failed: str | None = None  # the first reason Numba could not compile the body
+        self.n_out = 0  # known once NumPy has run it on small arrays (_numpy_agrees)
 
-    def _compiled(self, dtype, kinds: tuple) -> Callable:
-        found = self._loops.get((dtype, kinds))
-        if found is None:
-            with _lock:
-                body = self.build(np.tanh)[self.name]
-                label = f"{self.family}_{self.name}_{np.dtype(dtype).name}_{''.join(map(str, kinds))}"
-                found = _Timed(_loop(_scalar(body, {}), kinds, self.n_out, label, fingerprint(body)))
-                self._loops[dtype, kinds] = found
-        return found
+    def _loop_for(self, dtypes: tuple, kinds: tuple):
+        key = (dtypes, kinds)
+        if key in self._loops:
+            return self._loops[key]
+        with _lock:
+            if key not in self._loops:
+                self._loops[key] = self._make(dtypes, kinds)
+        return self._loops[key]
+
+    def _make(self, dtypes: tuple, kinds: tuple):
+        nb = _nb()
+        if nb is None or not self._numpy_agrees(dtypes, kinds):
+            return None
+        body = self.build(np.tanh)[self.name]
+        label = re.sub(r"\W", "_", f"{self.family}_{self.name}_{'_'.join(np.dtype(d).name for d in dtypes)}_"
+                                   f"{''.join(map(str, kinds))}")
+        try:
+            return _Timed(_loop(_scalar(body, {}), kinds, self.n_out, label, fingerprint(body)))
+        except Exception as err:  # noqa: BLE001 - anything Numba refuses: this body runs on NumPy
+            self._refused(err)
+            return None
+
+    def _numpy_agrees(self, dtypes: tuple, kinds: tuple) -> bool:
+        """Whether NumPy's own result on small arrays of these dtypes and layouts is what a loop writes."""
+        args = [np.ones((2, 3), d) if k == 2 else np.ones(3, d) for d, k in zip(dtypes, kinds)]
+        try:
+            with np.errstate(all="ignore"):
+                out = self.reference(*args)
+        except Exception:  # noqa: BLE001 - the reference itself refuses these: let it say so on the real call
+            return False
+        outs = out if isinstance(out, tuple) else (out,)
+        self.n_out = len(outs)
+        want = np.result_type(*dtypes)
+        return all(isinstance(o, np.ndarray) and o.shape == (2, 3) and o.dtype == want for o in outs)
+
+    def _refused(self, err: Exception) -> None:
+        if self.failed is None:
+            self.failed = f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0]}"
+            warnings.warn(f"seqfw: the compiled path cannot run {self.family}.{self.name} ({self.failed}); it "
+                          f"runs on NumPy. A kernel body must be elementwise arithmetic and tanh only "
+                          f"(docs/plugins.md).", stacklevel=3)
 
     def __call__(self, *args):
-        if self.failed or len(args) != self.n_in or not all(type(a) is np.ndarray for a in args):
+        first = args[0] if args else None
+        if type(first) is np.ndarray and first.ndim == 2 and first.size < MIN_ENTRIES:
+            return self.reference(*args)  # a small block (batch 1): checked first, as it is most of such a step
+        if len(args) != self.n_in or not all(type(a) is np.ndarray and a.dtype in _INPUTS for a in args):
             return self.reference(*args)
-        first = args[0]
         if all(a.shape == first.shape and a.dtype == first.dtype for a in args):  # the usual call: cheap checks
             dtype, shape = first.dtype, first.shape
         else:
             dtype, shape = np.result_type(*args), np.broadcast_shapes(*(a.shape for a in args))
-        if dtype not in _FLOATS or len(shape) != 2:
+        if dtype not in _FLOATS or len(shape) != 2 or shape[0] * shape[1] < MIN_ENTRIES:
             return self.reference(*args)
         operands = [_operand(a, shape) for a in args]
-        loop = self._compiled(dtype.type, tuple(kind for _, kind in operands))
+        loop = self._loop_for(tuple(a.dtype for a in args), tuple(kind for _, kind in operands))
+        if loop is None:
+            return self.reference(*args)
         outs = tuple(np.empty(shape, dtype) for _ in range(self.n_out))
         try:
             loop(*outs, *(a for a, _ in operands))
-        except _nb().core.errors.NumbaError as err:
+        except Exception as err:  # noqa: BLE001 - compiling on this first call failed: NumPy runs it
             if not loop.first:
                 raise
-            # a body Numba cannot compile for scalars (a plugin's, using array methods, say): NumPy runs it
-            self.failed = f"{type(err).__name__}: {str(err).strip().splitlines()[0]}"
-            warnings.warn(f"seqfw: the compiled path cannot run {self.family}.{self.name} ({self.failed}); it "
-                          f"runs on NumPy. A kernel body must be elementwise arithmetic and tanh only "
-                          f"(docs/plugins.md).", stacklevel=2)
+            self._loops[tuple(a.dtype for a in args), tuple(kind for _, kind in operands)] = None
+            self._refused(err)
             return self.reference(*args)
         return outs if self.n_out > 1 else outs[0]
 
@@ -262,13 +356,15 @@ class _Timed:
         if not self.first:
             return self.function(*args)
         global compile_seconds
-        start = time.perf_counter()
         with _lock:
+            if not self.first:  # another thread compiled it while this one waited
+                return self.function(*args)
+            start = time.perf_counter()
             try:
                 result = self.function(*args)
             finally:
                 compile_seconds += time.perf_counter() - start
-        self.first = False
+            self.first = False
         return result
 
 
@@ -293,7 +389,9 @@ def _calls_tanh(build: Callable) -> dict:
         if not isinstance(f, types.FunctionType) or f in seen:
             return False
         seen.add(f)
-        return any(reaches(cell.cell_contents, seen) for cell in f.__closure__ or ())
+        reachable = [cell.cell_contents for cell in f.__closure__ or ()]
+        reachable += [*(f.__defaults__ or ()), *(f.__kwdefaults__ or {}).values()]
+        return any(reaches(value, seen) for value in reachable)
 
     try:
         return {name: reaches(f, set()) for name, f in build(probe).items()}
@@ -314,8 +412,13 @@ def scatter_rows(target: np.ndarray, indices: np.ndarray, values: np.ndarray) ->
         return False
     if indices.size and (int(indices.min()) < -target.shape[0] or int(indices.max()) >= target.shape[0]):
         return False  # NumPy raises its own IndexError
+    if not values.dtype.isnative or not target.dtype.isnative:
+        return False
+    indices = indices.astype(np.intp, copy=False)  # one compiled signature; uint64 would not mix with int64
     if _scatter is None:
         nb = _nb()
+        if nb is None:
+            return False
 
         def scatter(target, indices, values):
             rows = target.shape[0]

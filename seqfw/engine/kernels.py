@@ -14,7 +14,8 @@ Three executors run the same functions:
 - NumPy runs them as written, one ufunc pass per operation: the reference, and the default
   without Numba.
 - With Numba installed (``pip install 'seqfw[fast]'``), ``seqfw.engine.compiled`` compiles each
-  one into a single loop over the block's entries, rows split over the cores;
+  one that is pure arithmetic (the backward passes) into a single loop over the block's entries
+  (those calling tanh stay NumPy's: its vectorised tanh was faster, measured);
   ``SEQFW_NO_COMPILED=1`` runs the NumPy reference instead.
 - On CuPy every elementwise operation would be a kernel launch reading and writing the whole
   block, so each function is traced by ``cupy.fuse`` into one kernel (compiled once per process

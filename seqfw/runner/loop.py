@@ -31,7 +31,7 @@ from omegaconf import OmegaConf
 
 from .._version import __version__
 from ..engine import compiled
-from ..engine.backend import keep_freed_memory, to_host
+from ..engine.backend import to_host
 from . import provenance
 from .build import Setup, build, describe
 from .checkpoint import save_checkpoint
@@ -209,8 +209,6 @@ def fit(cfg, ctx: RunContext | None = None) -> RunResult:
     try:
         phase("setup")
         setup = build(cfg)
-        if setup.backend.name == "numpy":
-            keep_freed_memory()  # a step's large temporaries reuse the last step's pages
         rng = np.random.default_rng(cfg.seed)  # draws the batches: its state is the data position
         claim_directories(ctx, setup.train.resume)
         start = resume_into(setup, cfg, rng) if setup.train.resume else Start()

@@ -37,6 +37,21 @@ def test_the_numpy_path_is_named_when_chosen():
     assert out.returncode == 0 and "elementwise math: NumPy (SEQFW_NO_COMPILED=1)" in out.stdout, out.stdout + out.stderr
 
 
+def test_compare_paths_times_the_numpy_path_beside_the_compiled_one():
+    out = bench("--shapes", "4,10,16,65", "--pairs", "2", "--warmup", "1", "--cells", "gru", "--compare-paths")
+    if importlib.util.find_spec("numba") is None:
+        assert out.returncode == 2 and "--compare-paths compares the compiled path" in out.stderr
+        return
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"NumPy path tok/s\s+compiled/NumPy$", out.stdout, re.M), out.stdout
+    row = re.search(r"^gru\s+4,10,16,65\s+(\d+) \(\d+-\d+\).*%\s+(\d+) \(\d+-\d+\)\s+([\d.]+)$", out.stdout, re.M)
+    assert row and int(row[1]) > 0 and int(row[2]) > 0, out.stdout
+    assert abs(float(row[3]) - int(row[1]) / int(row[2])) < 0.01  # the ratio of the two medians
+    off = subprocess.run([sys.executable, "-m", "seqfw.bench", "--compare-paths", "--shapes", "2,5,8,11"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "SEQFW_NO_COMPILED": "1"})
+    assert off.returncode == 2 and "the compiled path is off here: NumPy (SEQFW_NO_COMPILED=1)" in off.stderr
+
+
 def test_bad_arguments_are_one_line_errors():
     out = bench("--cells", "lstm,janet")
     assert out.returncode == 2 and "unknown cell(s) janet" in out.stderr and "Traceback" not in out.stderr

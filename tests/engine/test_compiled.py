@@ -36,6 +36,8 @@ def cpu_path():
 @pytest.fixture(autouse=True)
 def _needs_numba(cpu_path, monkeypatch):
     monkeypatch.delenv("SEQFW_NO_COMPILED", raising=False)
+    monkeypatch.setattr(compiled, "_enabled", None)  # decided again from the environment, restored after
+    monkeypatch.setattr(compiled, "MIN_ENTRIES", 0)  # small blocks here; the threshold has its own test
 
 
 def arguments(name: str, n: int, dtype, rng, B=5, H=7) -> list:
@@ -81,7 +83,7 @@ def test_every_compiled_kernel_equals_numpy_to_1e_12_in_float64(family, name, rn
     assert len(got) == len(want) and all(g.dtype == np.float64 and g.shape == w.shape for g, w in zip(got, want))
     worst = max(float(np.max(np.abs(g - w))) for g, w in zip(got, want))
     assert worst <= 1e-12, f"{family.name}.{name}: compiled differs from NumPy by {worst:.3g}"
-    assert fast.failed is None
+    assert fast.failed is None and [loop for loop in fast._loops.values() if loop is not None]  # it did compile
 
 
 @pytest.mark.parametrize("family, name", COMPILED, ids=[f"{k.name}.{n}" for k, n in COMPILED])
@@ -117,6 +119,44 @@ def test_calls_the_loop_does_not_take_run_the_numpy_function(rng):
                                (transposed + transposed) * (1 - transposed * transposed), rtol=0, atol=1e-15)
 
 
+def test_outputs_numpy_would_give_another_dtype_or_shape_come_from_numpy(rng):
+    def build(tanh):
+        def mask_and_scaled(a, b):  # a boolean mask, as a relu's derivative: a loop would write floats
+            return a > 0, a * b
+
+        def of_the_vector(a, v):  # an output of the vector alone is (N,), not (B, N)
+            return a * v, v * 2.0
+
+        return {"mask_and_scaled": mask_and_scaled, "of_the_vector": of_the_vector}
+
+    fast = compiled.executor("shapes", build)
+    a, b, v = rng.normal(size=(4, 5)), rng.normal(size=(4, 5)), rng.normal(size=5)
+    mask, scaled = fast["mask_and_scaled"](a, b)
+    assert mask.dtype == bool and (mask == (a > 0)).all() and np.array_equal(scaled, a * b)
+    times, doubled = fast["of_the_vector"](a, v)
+    assert doubled.shape == (5,) and np.array_equal(doubled, v * 2.0) and np.array_equal(times, a * v)
+    half = fast["mask_and_scaled"](a.astype(np.float16), b.astype(np.float16))[1]  # float16: NumPy's
+    assert half.dtype == np.float16
+    swapped = fast["mask_and_scaled"](a.astype(">f8"), b)[1]  # a byte-swapped array: NumPy's, not a failure
+    assert np.array_equal(swapped, a * b) and fast["mask_and_scaled"].failed is None
+
+
+def test_small_blocks_run_on_numpy_where_it_is_faster(monkeypatch, rng):
+    monkeypatch.setattr(compiled, "MIN_ENTRIES", 2048)
+    fast = compiled.executor("rnn", RNN_MATH.build)["tanh_backward"]
+    small = [rng.normal(size=(1, 100))] * 3  # a batch-1 block
+    fast(*small)
+    assert not fast._loops  # no loop made: NumPy ran it
+    large = [rng.normal(size=(32, 64))] * 3
+    np.testing.assert_allclose(fast(*large), (large[0] * 2) * (1 - large[0] ** 2), rtol=0, atol=1e-14)
+    assert [loop for loop in fast._loops.values() if loop is not None]
+
+
+def test_numba_disable_jit_is_not_reported_as_the_compiled_path(monkeypatch):
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    assert compiled.refresh() is False and not compiled.available() and compiled.path_name() == "NumPy (NUMBA_DISABLE_JIT is set)"
+
+
 def test_a_body_numba_cannot_compile_runs_on_numpy_with_a_warning_naming_it():
     def build(tanh):
         def f(a, b):
@@ -132,17 +172,18 @@ def test_a_body_numba_cannot_compile_runs_on_numpy_with_a_warning_naming_it():
     assert fast.failed and fast(a, b).shape == (3, 4)  # said once, NumPy from then on
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_scatter_add_equals_numpy_add_at_bit_for_bit(dtype, rng):
+@pytest.mark.parametrize("dtype, id_type", [(np.float32, np.int32), (np.float64, np.int64), (np.float32, np.uint64)])
+def test_the_scatter_add_equals_numpy_add_at_bit_for_bit(dtype, id_type, rng):
     V, E, N = 50, 16, 2000
-    ids = rng.integers(-V, V, N).astype(np.int32)  # repeated and negative indices, as NumPy allows
+    low = 0 if np.dtype(id_type).kind == "u" else -V
+    ids = rng.integers(low, V, N).astype(id_type)  # repeated (and negative) indices, as NumPy allows
     values = rng.normal(size=(N, E)).astype(dtype)
     want, got = np.zeros((V, E), dtype), np.zeros((V, E), dtype)
     np.add.at(want, ids, values)
     assert compiled.scatter_rows(got, ids, values)
     np.testing.assert_array_equal(got, want)
     backend = np.zeros((V, E), dtype)
-    scatter_add(backend, ids.astype(np.int64), values)
+    scatter_add(backend, ids, values)
     np.testing.assert_array_equal(backend, want)
 
 
@@ -174,37 +215,47 @@ CACHE_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
     from seqfw.engine import compiled
 
+    OFFSET = float(sys.argv[1])  # a module-level constant the body reads
+
+    def helper(x):
+        return x * HELPER
+
     def build(tanh):
         def f(a, b):
-            return a * b + SCALE
+            return helper(a) * b + SCALE + OFFSET
         return {"f": f}
 
-    fast = compiled.executor("cachetest", build)["f"]
-    fast(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32))
+    fast = compiled.executor("cache/test", build)["f"]  # a family name that is no file name
+    out = fast(np.ones((64, 64), np.float32), np.ones((64, 64), np.float32))  # over MIN_ENTRIES: compiled
     stats = next(iter(fast._loops.values())).function.stats
-    print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()))
+    print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), float(out[0, 0]))
 """)
 
 
 def test_compiled_kernels_are_cached_on_disk_and_recompiled_when_the_math_changes(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
 
-    def run(scale):
-        out = subprocess.run([sys.executable, "-c", CACHE_SCRIPT.replace("SCALE", scale)], capture_output=True,
-                             text=True, env=env, timeout=300)
+    def run(scale="1.0", offset="0.0", helper="2.0"):
+        script = CACHE_SCRIPT.replace("SCALE", scale).replace("HELPER", helper)
+        out = subprocess.run([sys.executable, "-c", script, offset], capture_output=True, text=True, env=env,
+                             timeout=300)
         assert out.returncode == 0, out.stderr
-        return tuple(int(v) for v in out.stdout.split())
+        hits, misses, value = out.stdout.split()
+        return int(hits), int(misses), float(value)
 
-    assert run("1.0") == (0, 1)  # (cache hits, misses): compiled, then saved
-    assert run("1.0") == (1, 0)  # a new process loads it
-    assert run("2.0") == (0, 1)  # the math changed: compiled again, not the stale loop
-    assert any(tmp_path.rglob("*cachetest_f_float32*.nbc"))
+    assert run() == (0, 1, 3.0)  # (cache hits, misses, result): compiled, then saved
+    assert run() == (1, 0, 3.0)  # a new process loads it
+    assert run(scale="2.0") == (0, 1, 4.0)  # the body changed: compiled again, not the stale loop
+    assert run(offset="5.0") == (0, 1, 8.0)  # a module-level value it reads changed
+    assert run(helper="7.0") == (0, 1, 8.0)  # a function it calls changed
+    assert run(offset="5.0") == (1, 0, 8.0)  # and each version is kept
+    assert any(tmp_path.rglob("*cache_test_f_float32*.nbc"))
 
 
 def test_import_seqfw_does_not_import_numba_and_the_numpy_path_never_does():
     script = ("import sys, numpy as np, seqfw; assert 'numba' not in sys.modules; "
               "from seqfw.engine.cells.lstm import LSTM_MATH; "
-              "LSTM_MATH.on(np).backward(*[np.ones((2, 3))] * 9); print('numba' in sys.modules)")
+              "LSTM_MATH.on(np).backward(*[np.ones((64, 64))] * 9); print('numba' in sys.modules)")
     for off, imported in (("1", "False"), ("0", "True")):
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "SEQFW_NO_COMPILED": off})
@@ -216,4 +267,6 @@ def test_the_path_is_named(monkeypatch):
     assert type(LSTM_MATH.on(np).backward).__name__ == "CompiledKernel"
     monkeypatch.setenv("SEQFW_NO_COMPILED", "1")
     assert compiled.path_name() == "NumPy (SEQFW_NO_COMPILED=1)"
+    assert type(LSTM_MATH.on(np).backward).__name__ == "CompiledKernel"  # decided once per process ...
+    compiled.refresh()  # ... until asked again
     assert LSTM_MATH.on(np).backward.__module__ == "seqfw.engine.cells.lstm"
